@@ -1,0 +1,240 @@
+//! The command line: global options and the subcommand tree (SPEC section 1).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "katana-sync",
+    version,
+    about = "Keeps Katana MRP and Luca Koza accounting in step through a local SQLite store",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Config file [default: ./sync.toml]
+    #[arg(long, global = true, env = "KATANA_SYNC_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// SQLite store; overrides `[store] path`
+    #[arg(long, global = true, env = "KATANA_SYNC_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Compute and print what would be written; write nothing to Katana, Luca or the store's data
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Print one JSON document on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Quieter logs; on success print nothing (for cron). Twice: errors only
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// More verbose logs (-v debug, -vv trace); KATANA_SYNC_LOG takes a full tracing filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No progress bars (they are also off when stderr is not a terminal)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// Run against the built-in simulator of both APIs, with demo data and a store of its own
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Katana sales orders
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// Katana products and variants; Luca stock cards
+    #[command(subcommand)]
+    Products(ProductsCmd),
+    /// Katana customers and Luca customer accounts (cari)
+    #[command(subcommand)]
+    Customers(PartnersCmd),
+    /// Katana suppliers and Luca supplier accounts
+    #[command(subcommand)]
+    Suppliers(PartnersCmd),
+    /// Katana locations and Luca warehouses (depo)
+    #[command(subcommand)]
+    Warehouses(WarehousesCmd),
+    /// The approval queue of stock adjustments
+    #[command(subcommand)]
+    Adjustments(AdjustmentsCmd),
+    /// The last runs, newest first
+    History(HistoryArgs),
+    /// Delete the Luca stock card of a SKU
+    DeleteSku(DeleteSkuArgs),
+    /// Check config, store and authentication; say what is wrong and how to fix it
+    Doctor,
+    /// The built-in simulator of the Katana and Luca APIs
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCmd {
+    /// Pull sales orders (with rows) into the store, incrementally; queue stock adjustments
+    Pull,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductsCmd {
+    /// Pull Katana products and variants, and/or Luca stock cards (the SKU -> skartId map)
+    Pull {
+        #[arg(long, value_enum, default_value_t = PullFrom::Both)]
+        from: PullFrom,
+    },
+    /// Create the Luca stock card of every variant that has none (append-only)
+    Push {
+        /// Only these SKUs (repeatable)
+        #[arg(long = "sku", value_name = "SKU")]
+        skus: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PullFrom {
+    Katana,
+    Luca,
+    Both,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartnersCmd {
+    /// Pull from Katana into the store
+    Pull,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WarehousesCmd {
+    /// Pull Katana locations into the store
+    Pull,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdjustmentsCmd {
+    /// The approval queue, newest first
+    List {
+        #[arg(long, value_enum, default_value_t = StatusFilter::Pending)]
+        status: StatusFilter,
+    },
+    /// Approve pending adjustments
+    Approve(Selection),
+    /// Reject pending adjustments
+    Reject(Selection),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct Selection {
+    /// Every pending adjustment
+    #[arg(long)]
+    pub all: bool,
+    /// The pending adjustments of these Katana order numbers
+    #[arg(long = "order", value_name = "ORDER_NO", num_args = 1..)]
+    pub orders: Vec<String>,
+    /// Adjustment ids
+    #[arg(value_name = "ID")]
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    Pending,
+    Approved,
+    Rejected,
+    Applied,
+    Superseded,
+    Unknown,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many runs
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Only runs of this sync_type (e.g. orders_pull)
+    #[arg(long = "type", value_name = "T")]
+    pub sync_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteSkuArgs {
+    pub sku: String,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Serve the simulator alone (Katana under /v1, Luca under /Yetki) and print its base URLs
+    Serve(SandboxServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    pub addr: String,
+    /// Seed of the generated demo data
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of sales orders to generate
+    #[arg(long, default_value_t = 200)]
+    pub orders: usize,
+    /// Number of products to generate (each with one to four variants)
+    #[arg(long, default_value_t = 60)]
+    pub products: usize,
+    /// Number of customers to generate
+    #[arg(long, default_value_t = 300)]
+    pub customers: usize,
+    /// Latency added to every response, in milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fault knobs, comma-separated key=value (see the README), e.g.
+    /// `lost=0.1,http5xx=0.05,expire_every=200,serial=1`
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Leave out the deliberately bad demo records (null SKU, unknown variant, ...)
+    #[arg(long)]
+    pub no_bad_records: bool,
+    /// Katana requests allowed per key per 60 s
+    #[arg(long, default_value_t = 60)]
+    pub rate_limit: u32,
+    /// Katana API key the simulator accepts
+    #[arg(long, default_value = "sandbox-key")]
+    pub katana_key: String,
+    /// Luca orgCode the simulator accepts
+    #[arg(long, default_value = "1000")]
+    pub luca_org_code: String,
+    /// Luca userName the simulator accepts
+    #[arg(long, default_value = "Admin")]
+    pub luca_user: String,
+    /// Luca userPassword the simulator accepts
+    #[arg(long, default_value = "sandbox")]
+    pub luca_password: String,
+    /// Keep the simulator's state in this file (loaded at start, saved on change)
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+}

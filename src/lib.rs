@@ -1,0 +1,10 @@
+//! katana-sync: keeps Katana MRP and Luca Koza accounting in step through a local
+//! SQLite store. The binary (`src/main.rs`) is a thin shell around [`commands::run`].
+//!
+//! Data flows one way through the layers: a remote client (`katana`, `luca`) yields
+//! typed records, a sync pass (`sync`) maps them and writes the `store`; a push reads
+//! the store and calls a remote client through the one exactly-once pipeline
+//! (`sync::push`).
+
+pub mod cli;
+pub mod error;

@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() {
+    let _cli = katana_sync::cli::Cli::parse();
+}
