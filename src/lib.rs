@@ -7,4 +7,10 @@
 //! (`sync::push`).
 
 pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
 pub mod error;
+pub mod progress;
+pub mod report;
+pub mod store;

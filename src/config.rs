@@ -1,0 +1,752 @@
+//! `sync.toml`, layered: command-line flag > environment > file > built-in default
+//! (SPEC section 2). Every problem is reported with the key and the file it concerns,
+//! and maps to exit 78.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+pub const DEFAULT_CONFIG: &str = "sync.toml";
+pub const DEFAULT_STORE: &str = "katana-sync.db";
+pub const SANDBOX_STORE: &str = "katana-sync-sandbox.db";
+
+/// Where a secret came from, for `doctor` and error messages (never its value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    Unset,
+    File,
+    Env(&'static str),
+    Sandbox,
+}
+
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Unset => f.write_str("not set"),
+            SecretSource::File => f.write_str("the config file"),
+            SecretSource::Env(var) => write!(f, "the environment variable {var}"),
+            SecretSource::Sandbox => f.write_str("the built-in sandbox"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, if any (named in every message about a key).
+    pub file: Option<PathBuf>,
+    pub store: StoreConfig,
+    pub katana: KatanaConfig,
+    pub luca: LucaConfig,
+    pub sync: SyncConfig,
+    pub mapping: MappingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct KatanaConfig {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub api_key_source: SecretSource,
+    pub requests_per_minute: u32,
+    pub page_size: u32,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LucaConfig {
+    pub base_url: String,
+    pub org_code: String,
+    pub username: String,
+    pub password: SecretString,
+    pub password_source: SecretSource,
+    pub branch_id: i64,
+    pub sessions: usize,
+    pub request_charset: Charset,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    Windows1254,
+}
+
+impl Charset {
+    pub fn label(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "utf-8",
+            Charset::Windows1254 => "windows-1254",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub lookback: Duration,
+    pub max_attempts: u32,
+    pub auto_approve: bool,
+    pub despatches: bool,
+    pub intervals: BTreeMap<String, Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappingConfig {
+    pub invoice_series: String,
+    pub invoice_doc_type: i64,
+    pub stock_in_doc_type: i64,
+    pub stock_out_doc_type: i64,
+    pub customer_code_prefix: String,
+    pub supplier_code_prefix: String,
+    pub category_code: String,
+    pub default_warehouse: String,
+    pub default_unit_id: i64,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+    pub warehouses: BTreeMap<i64, String>,
+    pub tax_rates: BTreeMap<i64, Decimal>,
+    pub units: BTreeMap<String, i64>,
+}
+
+/// The passes `all --due` schedules, with their default intervals.
+pub const INTERVALS: [(&str, &str); 8] = [
+    ("warehouses", "6h"),
+    ("customers", "6h"),
+    ("suppliers", "6h"),
+    ("products", "6h"),
+    ("orders", "5m"),
+    ("stock", "6h"),
+    ("invoices", "5m"),
+    ("despatches", "5m"),
+];
+
+// ---- the file, as written ---------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFile {
+    store: RawStore,
+    katana: RawKatana,
+    luca: RawLuca,
+    sync: RawSync,
+    mapping: RawMapping,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawKatana {
+    base_url: String,
+    api_key: String,
+    requests_per_minute: u32,
+    page_size: u32,
+    timeout_secs: u64,
+}
+
+impl Default for RawKatana {
+    fn default() -> Self {
+        RawKatana {
+            base_url: "https://api.katanamrp.com/v1".into(),
+            api_key: String::new(),
+            requests_per_minute: 60,
+            page_size: 250,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLuca {
+    base_url: String,
+    org_code: String,
+    username: String,
+    password: String,
+    branch_id: i64,
+    sessions: usize,
+    request_charset: String,
+    timeout_secs: u64,
+}
+
+impl Default for RawLuca {
+    fn default() -> Self {
+        RawLuca {
+            base_url: "https://akozas.luca.com.tr/Yetki".into(),
+            org_code: String::new(),
+            username: String::new(),
+            password: String::new(),
+            branch_id: 0,
+            sessions: 4,
+            request_charset: "utf-8".into(),
+            timeout_secs: 120,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSync {
+    lookback_minutes: u64,
+    max_attempts: u32,
+    auto_approve: bool,
+    despatches: bool,
+    intervals: BTreeMap<String, String>,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        RawSync {
+            lookback_minutes: 10,
+            max_attempts: 5,
+            auto_approve: false,
+            despatches: false,
+            intervals: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMapping {
+    invoice_series: String,
+    invoice_doc_type: i64,
+    stock_in_doc_type: i64,
+    stock_out_doc_type: i64,
+    customer_code_prefix: String,
+    supplier_code_prefix: String,
+    category_code: String,
+    default_warehouse: String,
+    default_unit_id: i64,
+    timezone: String,
+    warehouses: BTreeMap<String, String>,
+    tax_rates: BTreeMap<String, String>,
+    units: BTreeMap<String, i64>,
+}
+
+impl Default for RawMapping {
+    fn default() -> Self {
+        RawMapping {
+            invoice_series: "A".into(),
+            invoice_doc_type: 76,
+            stock_in_doc_type: 150,
+            stock_out_doc_type: 151,
+            customer_code_prefix: "K".into(),
+            supplier_code_prefix: "T".into(),
+            category_code: "01".into(),
+            default_warehouse: "001".into(),
+            default_unit_id: 0,
+            timezone: "Europe/Istanbul".into(),
+            warehouses: BTreeMap::new(),
+            tax_rates: BTreeMap::new(),
+            units: BTreeMap::new(),
+        }
+    }
+}
+
+// ---- loading ----------------------------------------------------------------------
+
+/// What the command line contributes on top of the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub db: Option<PathBuf>,
+}
+
+/// Reads the environment through a function so tests can supply their own.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
+/// Loads the configuration. With `required`, a missing file is an error (exit 78);
+/// otherwise the built-in defaults stand in for it.
+pub fn load(overrides: &Overrides, env: Env<'_>, required: bool) -> Result<Config, Error> {
+    let explicit = overrides.config.is_some();
+    let path = overrides
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let (raw, file) = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let raw: RawFile = toml::from_str(&text).map_err(|e| {
+                Error::config(format!(
+                    "{} is not valid: {}",
+                    path.display(),
+                    e.to_string().trim_end()
+                ))
+            })?;
+            warn_if_secret_is_readable(&path, &raw);
+            (raw, Some(path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required && !explicit => {
+            (RawFile::default(), None)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::config(format!(
+                "config file {} not found; copy the documented sample `sync.toml` there, \
+                 or name another with --config / KATANA_SYNC_CONFIG",
+                path.display()
+            )));
+        }
+        Err(e) => {
+            return Err(Error::config(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    resolve(raw, file, overrides, env)
+}
+
+/// Parses a config text as if read from `name` (for tests and `doctor`).
+pub fn from_str(
+    text: &str,
+    name: &Path,
+    overrides: &Overrides,
+    env: Env<'_>,
+) -> Result<Config, Error> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        Error::config(format!(
+            "{} is not valid: {}",
+            name.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    resolve(raw, Some(name.to_path_buf()), overrides, env)
+}
+
+fn resolve(
+    raw: RawFile,
+    file: Option<PathBuf>,
+    overrides: &Overrides,
+    env: Env<'_>,
+) -> Result<Config, Error> {
+    let at = |key: &str, problem: String| -> Error {
+        let origin = file.as_ref().map_or_else(
+            || "the built-in defaults".to_string(),
+            |f| f.display().to_string(),
+        );
+        Error::config(format!("`{key}` in {origin}: {problem}"))
+    };
+
+    let store_path = overrides
+        .db
+        .clone()
+        .or_else(|| env("KATANA_SYNC_DB").map(PathBuf::from))
+        .or(raw.store.path)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
+
+    let (api_key, api_key_source) = secret(&raw.katana.api_key, "KATANA_API_KEY", env);
+    let k = raw.katana;
+    if k.requests_per_minute == 0 {
+        return Err(at(
+            "katana.requests_per_minute",
+            "must be at least 1".into(),
+        ));
+    }
+    if !(1..=250).contains(&k.page_size) {
+        return Err(at(
+            "katana.page_size",
+            format!("{} is outside 1..=250", k.page_size),
+        ));
+    }
+    if k.timeout_secs == 0 {
+        return Err(at("katana.timeout_secs", "must be at least 1".into()));
+    }
+    check_url(&k.base_url).map_err(|p| at("katana.base_url", p))?;
+    let katana = KatanaConfig {
+        base_url: k.base_url.trim_end_matches('/').to_string(),
+        api_key,
+        api_key_source,
+        requests_per_minute: k.requests_per_minute,
+        page_size: k.page_size,
+        timeout: Duration::from_secs(k.timeout_secs),
+    };
+
+    let l = raw.luca;
+    let (password, password_source) = secret(&l.password, "LUCA_PASSWORD", env);
+    let request_charset = match l.request_charset.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => Charset::Utf8,
+        "windows-1254" | "cp1254" => Charset::Windows1254,
+        other => {
+            return Err(at(
+                "luca.request_charset",
+                format!("\"{other}\" is not one of \"utf-8\", \"windows-1254\""),
+            ));
+        }
+    };
+    if !(1..=32).contains(&l.sessions) {
+        return Err(at(
+            "luca.sessions",
+            format!("{} is outside 1..=32", l.sessions),
+        ));
+    }
+    if l.branch_id < 0 {
+        return Err(at("luca.branch_id", "must be 0 or a branch id".into()));
+    }
+    if l.timeout_secs == 0 {
+        return Err(at("luca.timeout_secs", "must be at least 1".into()));
+    }
+    check_url(&l.base_url).map_err(|p| at("luca.base_url", p))?;
+    let luca = LucaConfig {
+        base_url: l.base_url.trim_end_matches('/').to_string(),
+        org_code: env("LUCA_ORG_CODE").unwrap_or(l.org_code),
+        username: env("LUCA_USERNAME").unwrap_or(l.username),
+        password,
+        password_source,
+        branch_id: l.branch_id,
+        sessions: l.sessions,
+        request_charset,
+        timeout: Duration::from_secs(l.timeout_secs),
+    };
+
+    let s = raw.sync;
+    if s.max_attempts == 0 {
+        return Err(at("sync.max_attempts", "must be at least 1".into()));
+    }
+    let mut intervals = BTreeMap::new();
+    for (name, default) in INTERVALS {
+        intervals.insert(
+            name.to_string(),
+            parse_duration(default).expect("valid default"),
+        );
+    }
+    for (name, text) in &s.intervals {
+        if !intervals.contains_key(name) {
+            let known: Vec<_> = INTERVALS.iter().map(|(n, _)| *n).collect();
+            return Err(at(
+                &format!("sync.intervals.{name}"),
+                format!("unknown pass; expected one of {}", known.join(", ")),
+            ));
+        }
+        let d = parse_duration(text).map_err(|p| at(&format!("sync.intervals.{name}"), p))?;
+        intervals.insert(name.clone(), d);
+    }
+    let sync = SyncConfig {
+        lookback: Duration::from_secs(s.lookback_minutes * 60),
+        max_attempts: s.max_attempts,
+        auto_approve: s.auto_approve,
+        despatches: s.despatches,
+        intervals,
+    };
+
+    let m = raw.mapping;
+    let timezone = jiff::tz::TimeZone::get(&m.timezone).map_err(|_| {
+        at(
+            "mapping.timezone",
+            format!("\"{}\" is not a known IANA time zone", m.timezone),
+        )
+    })?;
+    let mut warehouses = BTreeMap::new();
+    for (id, code) in m.warehouses {
+        let key = format!("mapping.warehouses.{id}");
+        let id: i64 = id
+            .parse()
+            .map_err(|_| at(&key, "the key must be a Katana location id".into()))?;
+        if code.trim().is_empty() {
+            return Err(at(&key, "the Luca depoKodu must not be empty".into()));
+        }
+        warehouses.insert(id, code);
+    }
+    let mut tax_rates = BTreeMap::new();
+    for (id, rate) in m.tax_rates {
+        let key = format!("mapping.tax_rates.{id}");
+        let id: i64 = id
+            .parse()
+            .map_err(|_| at(&key, "the key must be a Katana tax rate id".into()))?;
+        let rate: Decimal = rate.parse().map_err(|_| {
+            at(
+                &key,
+                format!("\"{rate}\" is not a decimal fraction such as \"0.20\""),
+            )
+        })?;
+        if rate < Decimal::ZERO || rate >= Decimal::ONE {
+            return Err(at(
+                &key,
+                format!("{rate} is not a VAT fraction in [0, 1), e.g. \"0.20\" for 20 %"),
+            ));
+        }
+        tax_rates.insert(id, rate);
+    }
+    if m.customer_code_prefix.is_empty() || m.supplier_code_prefix.is_empty() {
+        let key = if m.customer_code_prefix.is_empty() {
+            "mapping.customer_code_prefix"
+        } else {
+            "mapping.supplier_code_prefix"
+        };
+        return Err(at(key, "must not be empty".into()));
+    }
+    if m.customer_code_prefix == m.supplier_code_prefix {
+        return Err(at(
+            "mapping.supplier_code_prefix",
+            "must differ from mapping.customer_code_prefix, or customer and supplier codes collide"
+                .into(),
+        ));
+    }
+    if m.invoice_series.trim().is_empty() {
+        return Err(at("mapping.invoice_series", "must not be empty".into()));
+    }
+    let mapping = MappingConfig {
+        invoice_series: m.invoice_series,
+        invoice_doc_type: m.invoice_doc_type,
+        stock_in_doc_type: m.stock_in_doc_type,
+        stock_out_doc_type: m.stock_out_doc_type,
+        customer_code_prefix: m.customer_code_prefix,
+        supplier_code_prefix: m.supplier_code_prefix,
+        category_code: m.category_code,
+        default_warehouse: m.default_warehouse,
+        default_unit_id: m.default_unit_id,
+        timezone,
+        timezone_name: m.timezone,
+        warehouses,
+        tax_rates,
+        units: m.units,
+    };
+
+    Ok(Config {
+        file,
+        store: StoreConfig { path: store_path },
+        katana,
+        luca,
+        sync,
+        mapping,
+    })
+}
+
+fn secret(file_value: &str, var: &'static str, env: Env<'_>) -> (SecretString, SecretSource) {
+    if let Some(v) = env(var) {
+        (SecretString::from(v), SecretSource::Env(var))
+    } else if !file_value.is_empty() {
+        (
+            SecretString::from(file_value.to_string()),
+            SecretSource::File,
+        )
+    } else {
+        (SecretString::from(String::new()), SecretSource::Unset)
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("\"{url}\" is not an http(s) URL"))
+    }
+}
+
+/// Parses "90s", "5m", "6h", "1d" (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, ""), |i| t.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a duration such as \"5m\" or \"6h\""))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => {
+            return Err(format!(
+                "\"{text}\" is not a duration such as \"5m\" or \"6h\""
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err(format!("\"{text}\" must be longer than zero"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// SPEC: a config file that holds a secret and is readable by others gets a warning.
+fn warn_if_secret_is_readable(path: &Path, raw: &RawFile) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let holds_secret = !raw.katana.api_key.is_empty() || !raw.luca.password.is_empty();
+        if let Ok(meta) = std::fs::metadata(path)
+            && holds_secret
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "{} holds a secret and is readable by others (mode {:o}); run `chmod 600 {}` \
+                 or move the secret to KATANA_API_KEY / LUCA_PASSWORD",
+                path.display(),
+                meta.permissions().mode() & 0o777,
+                path.display()
+            );
+        }
+    }
+}
+
+impl Config {
+    /// The built-in sandbox: its URLs and credentials, no file needed.
+    pub fn for_sandbox(mut self, katana_url: String, luca_url: String) -> Config {
+        self.katana.base_url = katana_url;
+        self.katana.api_key = SecretString::from("sandbox-key".to_string());
+        self.katana.api_key_source = SecretSource::Sandbox;
+        self.luca.base_url = luca_url;
+        self.luca.org_code = "1000".into();
+        self.luca.username = "Admin".into();
+        self.luca.password = SecretString::from("sandbox".to_string());
+        self.luca.password_source = SecretSource::Sandbox;
+        self.luca.branch_id = 1;
+        self
+    }
+
+    /// Where an error about a key should point the operator.
+    pub fn origin(&self) -> String {
+        self.file
+            .as_ref()
+            .map_or_else(|| "no config file".to_string(), |f| f.display().to_string())
+    }
+
+    /// Fails with exit 78 unless the Katana key is set.
+    pub fn require_katana(&self) -> Result<(), Error> {
+        if self.katana.api_key.expose_secret().is_empty() {
+            return Err(Error::config(format!(
+                "`katana.api_key` is not set ({}); set it there or in KATANA_API_KEY",
+                self.origin()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails with exit 78 unless the Luca login is complete.
+    pub fn require_luca(&self) -> Result<(), Error> {
+        let missing = [
+            (
+                "luca.org_code",
+                self.luca.org_code.is_empty(),
+                "LUCA_ORG_CODE",
+            ),
+            (
+                "luca.username",
+                self.luca.username.is_empty(),
+                "LUCA_USERNAME",
+            ),
+            (
+                "luca.password",
+                self.luca.password.expose_secret().is_empty(),
+                "LUCA_PASSWORD",
+            ),
+        ];
+        for (key, is_missing, var) in missing {
+            if is_missing {
+                return Err(Error::config(format!(
+                    "`{key}` is not set ({}); set it there or in {var}",
+                    self.origin()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        from_str(text, Path::new("t.toml"), &Overrides::default(), &no_env)
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = parse("").unwrap();
+        assert_eq!(c.katana.requests_per_minute, 60);
+        assert_eq!(c.katana.page_size, 250);
+        assert_eq!(c.luca.sessions, 4);
+        assert_eq!(c.sync.lookback, Duration::from_secs(600));
+        assert_eq!(c.sync.intervals["orders"], Duration::from_secs(300));
+        assert_eq!(c.sync.intervals["stock"], Duration::from_secs(6 * 3600));
+        assert_eq!(c.mapping.invoice_doc_type, 76);
+        assert_eq!(c.store.path, PathBuf::from("katana-sync.db"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_file() {
+        for (text, key) in [
+            ("[katana]\npage_size = 251", "katana.page_size"),
+            (
+                "[luca]\nrequest_charset = \"latin1\"",
+                "luca.request_charset",
+            ),
+            (
+                "[sync.intervals]\norders = \"soon\"",
+                "sync.intervals.orders",
+            ),
+            ("[mapping]\ntimezone = \"Mars/Olympus\"", "mapping.timezone"),
+            ("[mapping.tax_rates]\n7 = \"20\"", "mapping.tax_rates.7"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(err.contains("t.toml"), "{err}");
+        }
+        let err = parse("[katana]\npage_sise = 10").unwrap_err().to_string();
+        assert!(err.contains("page_sise") && err.contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn env_beats_file_and_flag_beats_env() {
+        let env = |k: &str| match k {
+            "KATANA_API_KEY" => Some("from-env".to_string()),
+            "KATANA_SYNC_DB" => Some("env.db".to_string()),
+            _ => None,
+        };
+        let text = "[katana]\napi_key = \"from-file\"\n[store]\npath = \"file.db\"";
+        let c = from_str(text, Path::new("t.toml"), &Overrides::default(), &env).unwrap();
+        assert_eq!(c.katana.api_key.expose_secret(), "from-env");
+        assert_eq!(c.katana.api_key_source, SecretSource::Env("KATANA_API_KEY"));
+        assert_eq!(c.store.path, PathBuf::from("env.db"));
+        let flags = Overrides {
+            db: Some("flag.db".into()),
+            ..Overrides::default()
+        };
+        let c = from_str(text, Path::new("t.toml"), &flags, &env).unwrap();
+        assert_eq!(c.store.path, PathBuf::from("flag.db"));
+        let c = parse(text).unwrap();
+        assert_eq!(c.katana.api_key.expose_secret(), "from-file");
+        assert_eq!(c.store.path, PathBuf::from("file.db"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = parse("[katana]\napi_key = \"s3cr3t-key\"\n[luca]\npassword = \"pa55\"").unwrap();
+        let dump = format!("{c:?}");
+        assert!(
+            !dump.contains("s3cr3t-key") && !dump.contains("pa55"),
+            "{dump}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(21600));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! What every command runs with: the options, the configuration, the store (and its
+//! lock, for commands that write), and the remote clients, built on first use so that
+//! a Katana-only pass never needs (or touches) Luca.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cli::GlobalOpts;
+use crate::config::{self, Config, Overrides};
+use crate::progress::Mode;
+use crate::store::Store;
+use crate::store::lock::StoreLock;
+
+/// What a command needs before it can run.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// A config file must exist (SPEC section 3 lists the commands that need none).
+    pub config_file: bool,
+    /// The command writes: take the store's lock (exit 75 when another run holds it).
+    pub lock: bool,
+}
+
+pub struct Ctx {
+    pub opts: GlobalOpts,
+    pub config: Config,
+    pub store: Store,
+    pub progress: Mode,
+    /// Every HTTP request sent, retries and 429s included, per remote.
+    pub requests: Arc<RequestCounters>,
+    _lock: Option<StoreLock>,
+}
+
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    pub katana: AtomicU64,
+    pub luca: AtomicU64,
+}
+
+impl RequestCounters {
+    pub fn snapshot(&self) -> crate::report::Requests {
+        crate::report::Requests {
+            katana: self.katana.load(Ordering::Relaxed),
+            luca: self.luca.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Ctx {
+    pub async fn open(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+        let overrides = Overrides {
+            config: opts.config.clone(),
+            db: opts.db.clone(),
+        };
+        let config = config::load(&overrides, &config::process_env, needs.config_file)?;
+        Self::with_config(opts, progress, needs, config)
+    }
+
+    pub fn with_config(
+        opts: &GlobalOpts,
+        progress: Mode,
+        needs: Needs,
+        config: Config,
+    ) -> anyhow::Result<Ctx> {
+        let path = config.store.path.clone();
+        // The lock comes first: a second run must not even open (or migrate) the store.
+        let lock = if needs.lock {
+            Some(StoreLock::acquire(&path)?)
+        } else {
+            None
+        };
+        let store = Store::open(&path)?;
+        Ok(Ctx {
+            opts: opts.clone(),
+            config,
+            store,
+            progress,
+            requests: Arc::default(),
+            _lock: lock,
+        })
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.config.store.path.clone()
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.opts.dry_run
+    }
+}

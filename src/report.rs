@@ -1,0 +1,354 @@
+//! Run summaries: what a pass did, as a readable table or the JSON of SPEC section 4.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The kinds of pass, as named in history and `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncType {
+    OrdersPull,
+    ProductsPull,
+    ProductsPush,
+    CustomersPull,
+    CustomersPush,
+    SuppliersPull,
+    SuppliersPush,
+    WarehousesPull,
+    WarehousesPush,
+    Stock,
+    Invoices,
+    Despatches,
+    DeleteSku,
+}
+
+impl SyncType {
+    pub const ALL: [SyncType; 13] = [
+        SyncType::OrdersPull,
+        SyncType::ProductsPull,
+        SyncType::ProductsPush,
+        SyncType::CustomersPull,
+        SyncType::CustomersPush,
+        SyncType::SuppliersPull,
+        SyncType::SuppliersPush,
+        SyncType::WarehousesPull,
+        SyncType::WarehousesPush,
+        SyncType::Stock,
+        SyncType::Invoices,
+        SyncType::Despatches,
+        SyncType::DeleteSku,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncType::OrdersPull => "orders_pull",
+            SyncType::ProductsPull => "products_pull",
+            SyncType::ProductsPush => "products_push",
+            SyncType::CustomersPull => "customers_pull",
+            SyncType::CustomersPush => "customers_push",
+            SyncType::SuppliersPull => "suppliers_pull",
+            SyncType::SuppliersPush => "suppliers_push",
+            SyncType::WarehousesPull => "warehouses_pull",
+            SyncType::WarehousesPush => "warehouses_push",
+            SyncType::Stock => "stock",
+            SyncType::Invoices => "invoices",
+            SyncType::Despatches => "despatches",
+            SyncType::DeleteSku => "delete_sku",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SyncType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Ok,
+    Partial,
+    Failed,
+    DryRun,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::DryRun => "dry_run",
+        }
+    }
+
+    pub fn parse(s: &str) -> RunStatus {
+        match s {
+            "ok" => RunStatus::Ok,
+            "partial" => RunStatus::Partial,
+            "failed" => RunStatus::Failed,
+            "dry_run" => RunStatus::DryRun,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// A record a pass could not sync, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    pub entity: String,
+    pub key: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    pub katana: u64,
+    pub luca: u64,
+}
+
+/// One run, as history stores it and `--json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub run_id: i64,
+    pub sync_type: SyncType,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub processed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub requests: Requests,
+    pub errors: Vec<RecordError>,
+    /// The error that ended a failed run.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    /// Pass-specific parts (`planned` of a dry run, `drift` of `stock`, `new_orders`).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a pass accumulates while it runs; the runner turns it into a [`Run`].
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub processed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub errors: Vec<RecordError>,
+    pub extra: Map<String, Value>,
+    /// Records whose outcome is unknown (a push awaiting reconciliation): the pass
+    /// cannot call itself complete while any exist.
+    pub unresolved: u64,
+}
+
+impl Tally {
+    /// Counts a record that failed or was quarantined, with its reason.
+    pub fn fail(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
+        self.failed += 1;
+        self.errors.push(RecordError {
+            entity: entity.to_string(),
+            key: key.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Adds an item to the `planned` list of a dry run.
+    pub fn plan(&mut self, item: Value) {
+        match self
+            .extra
+            .entry("planned")
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(items) => items.push(item),
+            other => *other = Value::Array(vec![item]),
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.failed == 0 && self.errors.is_empty() && self.unresolved == 0
+    }
+}
+
+/// The text form of a run: a short summary, then one line per failed record.
+pub fn render_run(run: &Run) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<8} processed {}  created {}  updated {}  skipped {}  failed {}  \
+         requests katana {} luca {}",
+        run.sync_type.as_str(),
+        run.status.as_str(),
+        run.processed,
+        run.created,
+        run.updated,
+        run.skipped,
+        run.failed,
+        run.requests.katana,
+        run.requests.luca
+    );
+    if let Some(msg) = &run.message {
+        let _ = writeln!(out, "  error: {msg}");
+    }
+    for e in &run.errors {
+        let _ = writeln!(out, "  {} {}: {}", e.entity, e.key, e.reason);
+    }
+    if let Some(Value::Array(planned)) = run.extra.get("planned") {
+        let _ = writeln!(out, "  would write {} record(s):", planned.len());
+        for p in planned {
+            let _ = writeln!(out, "    {}", plan_line(p));
+        }
+    }
+    out
+}
+
+fn plan_line(item: &Value) -> String {
+    match item {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "payload")
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// History as a table, newest first.
+pub fn render_history(runs: &[Run]) -> String {
+    if runs.is_empty() {
+        return "no runs recorded yet\n".to_string();
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6}  {:<16} {:<8} {:<24} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7}  {:>6} {:>5}",
+        "run",
+        "type",
+        "status",
+        "started",
+        "duration",
+        "processed",
+        "created",
+        "updated",
+        "skipped",
+        "failed",
+        "katana",
+        "luca"
+    );
+    for r in runs {
+        let duration = r
+            .finished_at
+            .as_deref()
+            .and_then(|f| elapsed(&r.started_at, f))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<16} {:<8} {:<24} {:>8} {:>9} {:>7} {:>7} {:>7} {:>7}  {:>6} {:>5}",
+            r.run_id,
+            r.sync_type.as_str(),
+            r.status.as_str(),
+            r.started_at,
+            duration,
+            r.processed,
+            r.created,
+            r.updated,
+            r.skipped,
+            r.failed,
+            r.requests.katana,
+            r.requests.luca
+        );
+        if let Some(msg) = &r.message {
+            let _ = writeln!(out, "{:>8}error: {msg}", "");
+        }
+        for e in &r.errors {
+            let _ = writeln!(out, "{:>8}{} {}: {}", "", e.entity, e.key, e.reason);
+        }
+    }
+    out
+}
+
+fn elapsed(start: &str, end: &str) -> Option<String> {
+    let s: jiff::Timestamp = start.parse().ok()?;
+    let e: jiff::Timestamp = end.parse().ok()?;
+    let ms = e.duration_since(s).as_millis().max(0);
+    Some(format!("{}.{:01}s", ms / 1000, (ms % 1000) / 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_types_round_trip() {
+        for t in SyncType::ALL {
+            assert_eq!(SyncType::parse(t.as_str()), Some(t));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                Value::String(t.as_str().into())
+            );
+        }
+        assert_eq!(SyncType::parse("nope"), None);
+    }
+
+    #[test]
+    fn run_json_has_the_spec_shape() {
+        let mut extra = Map::new();
+        extra.insert("planned".into(), serde_json::json!([{"sku": "A"}]));
+        let run = Run {
+            run_id: 17,
+            sync_type: SyncType::OrdersPull,
+            status: RunStatus::Partial,
+            started_at: "2026-11-28T10:00:00.000Z".into(),
+            finished_at: Some("2026-11-28T10:00:02.000Z".into()),
+            processed: 120,
+            created: 4,
+            updated: 10,
+            skipped: 106,
+            failed: 1,
+            requests: Requests { katana: 2, luca: 0 },
+            errors: vec![RecordError {
+                entity: "sales_order".into(),
+                key: "SO-1042".into(),
+                reason: "unmapped tax rate 7".into(),
+            }],
+            message: None,
+            extra,
+        };
+        let v = serde_json::to_value(&run).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in [
+            "run_id",
+            "sync_type",
+            "status",
+            "started_at",
+            "finished_at",
+            "processed",
+            "created",
+            "updated",
+            "skipped",
+            "failed",
+            "requests",
+            "errors",
+            "planned",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {v}");
+        }
+        assert_eq!(v["sync_type"], "orders_pull");
+        assert_eq!(v["status"], "partial");
+        assert_eq!(v["requests"]["katana"], 2);
+        assert_eq!(v["errors"][0]["key"], "SO-1042");
+        assert!(!keys.contains(&"message"));
+        let back: Run = serde_json::from_value(v).unwrap();
+        assert_eq!(back, run);
+    }
+}

@@ -1,0 +1,67 @@
+//! Records held back for bad input, with the reason, until fixed at the source.
+
+use rusqlite::{Transaction, params};
+
+/// Holds a record back (or counts another sighting of it).
+pub fn hold(
+    tx: &Transaction<'_>,
+    entity: &str,
+    key: &str,
+    reason: &str,
+    raw_json: Option<&str>,
+) -> anyhow::Result<()> {
+    let now = super::now();
+    tx.execute(
+        "INSERT INTO quarantine (entity, key, reason, raw_json, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (entity, key) DO UPDATE SET
+            reason = excluded.reason, raw_json = excluded.raw_json,
+            last_seen = excluded.last_seen, seen_count = seen_count + 1, resolved_at = NULL",
+        params![entity, key, reason, raw_json, now],
+    )?;
+    Ok(())
+}
+
+/// Releases a record that now decodes and maps.
+pub fn release(tx: &Transaction<'_>, entity: &str, key: &str) -> anyhow::Result<()> {
+    tx.execute(
+        "UPDATE quarantine SET resolved_at = ?3
+         WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
+        params![entity, key, super::now()],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::temp_store;
+
+    #[test]
+    fn hold_counts_and_release_resolves() {
+        let (_d, s) = temp_store();
+        s.write(|tx| hold(tx, "variant", "7", "null SKU", None))
+            .unwrap();
+        s.write(|tx| hold(tx, "variant", "7", "null SKU", Some("{}")))
+            .unwrap();
+        let (count, resolved): (i64, Option<String>) = s
+            .conn()
+            .query_row(
+                "SELECT seen_count, resolved_at FROM quarantine WHERE key = '7'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, resolved), (2, None));
+        s.write(|tx| release(tx, "variant", "7")).unwrap();
+        let resolved: Option<String> = s
+            .conn()
+            .query_row(
+                "SELECT resolved_at FROM quarantine WHERE key = '7'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(resolved.is_some());
+    }
+}

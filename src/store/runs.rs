@@ -1,0 +1,207 @@
+//! Run history: one row per pass, with its counts, request counts and failed records.
+
+use anyhow::Context as _;
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::Store;
+use crate::report::{RecordError, Requests, Run, RunStatus, SyncType};
+
+impl Store {
+    /// Opens a run row (status `running`) and returns its id.
+    pub fn start_run(&self, sync_type: SyncType, started_at: &str) -> anyhow::Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO runs (sync_type, status, started_at) VALUES (?1, 'running', ?2)",
+                params![sync_type.as_str(), started_at],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+        .context("recording the start of the run")
+    }
+
+    /// Closes a run row with its final state. `run.run_id` names the row.
+    pub fn finish_run(&self, run: &Run) -> anyhow::Result<()> {
+        let extra = if run.extra.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&run.extra)?)
+        };
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, processed = ?4, created = ?5,
+                        updated = ?6, skipped = ?7, failed = ?8, katana_requests = ?9,
+                        luca_requests = ?10, message = ?11, extra_json = ?12
+                 WHERE id = ?1",
+                params![
+                    run.run_id,
+                    run.status.as_str(),
+                    run.finished_at,
+                    run.processed as i64,
+                    run.created as i64,
+                    run.updated as i64,
+                    run.skipped as i64,
+                    run.failed as i64,
+                    run.requests.katana as i64,
+                    run.requests.luca as i64,
+                    run.message,
+                    extra
+                ],
+            )?;
+            tx.execute("DELETE FROM run_errors WHERE run_id = ?1", [run.run_id])?;
+            let mut ins = tx.prepare(
+                "INSERT INTO run_errors (run_id, seq, entity, key, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (seq, e) in run.errors.iter().enumerate() {
+                ins.execute(params![run.run_id, seq as i64, e.entity, e.key, e.reason])?;
+            }
+            Ok(())
+        })
+        .context("recording the end of the run")
+    }
+
+    /// The last `limit` runs, newest first, optionally of one type.
+    pub fn runs(&self, limit: u32, sync_type: Option<SyncType>) -> anyhow::Result<Vec<Run>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT id, sync_type, status, started_at, finished_at, processed, created, updated,
+                    skipped, failed, katana_requests, luca_requests, message, extra_json
+             FROM runs WHERE (?1 IS NULL OR sync_type = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![sync_type.map(SyncType::as_str), limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                [
+                    r.get::<_, i64>(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ],
+                r.get::<_, Option<String>>(12)?,
+                r.get::<_, Option<String>>(13)?,
+            ))
+        })?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (id, ty, status, started_at, finished_at, n, message, extra) = row?;
+            let Some(sync_type) = SyncType::parse(&ty) else {
+                continue;
+            };
+            let extra: Map<String, Value> = match extra {
+                Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+                None => Map::new(),
+            };
+            runs.push(Run {
+                run_id: id,
+                sync_type,
+                status: RunStatus::parse(&status),
+                started_at,
+                finished_at,
+                processed: n[0] as u64,
+                created: n[1] as u64,
+                updated: n[2] as u64,
+                skipped: n[3] as u64,
+                failed: n[4] as u64,
+                requests: Requests {
+                    katana: n[5] as u64,
+                    luca: n[6] as u64,
+                },
+                errors: self.run_errors(id)?,
+                message,
+                extra,
+            });
+        }
+        Ok(runs)
+    }
+
+    fn run_errors(&self, run_id: i64) -> anyhow::Result<Vec<RecordError>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT entity, key, reason FROM run_errors WHERE run_id = ?1 ORDER BY seq",
+        )?;
+        let errors = stmt
+            .query_map([run_id], |r| {
+                Ok(RecordError {
+                    entity: r.get(0)?,
+                    key: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(errors)
+    }
+
+    /// When the last run of this type that synced everything (`ok`) started.
+    pub fn last_success(&self, sync_type: SyncType) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT started_at FROM runs WHERE sync_type = ?1 AND status = 'ok'
+                 ORDER BY id DESC LIMIT 1",
+                [sync_type.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::temp_store;
+
+    #[test]
+    fn runs_round_trip_newest_first_and_filter_by_type() {
+        let (_d, s) = temp_store();
+        for (ty, status) in [
+            (SyncType::OrdersPull, RunStatus::Ok),
+            (SyncType::ProductsPush, RunStatus::Partial),
+            (SyncType::OrdersPull, RunStatus::Failed),
+        ] {
+            let id = s.start_run(ty, "2026-11-28T10:00:00.000Z").unwrap();
+            let mut run = Run {
+                run_id: id,
+                sync_type: ty,
+                status,
+                started_at: "2026-11-28T10:00:00.000Z".into(),
+                finished_at: Some("2026-11-28T10:00:01.500Z".into()),
+                processed: 3,
+                created: 1,
+                updated: 1,
+                skipped: 1,
+                failed: 0,
+                requests: Requests { katana: 2, luca: 5 },
+                errors: vec![],
+                message: None,
+                extra: Map::new(),
+            };
+            if status == RunStatus::Partial {
+                run.failed = 1;
+                run.errors.push(RecordError {
+                    entity: "variant".into(),
+                    key: "ÇELİK-01".into(),
+                    reason: "no SKU".into(),
+                });
+            }
+            if status == RunStatus::Failed {
+                run.message = Some("Katana stayed unavailable".into());
+            }
+            s.finish_run(&run).unwrap();
+        }
+        let all = s.runs(50, None).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].status, RunStatus::Failed);
+        assert_eq!(all[1].errors[0].key, "ÇELİK-01");
+        assert_eq!(all[1].requests.luca, 5);
+        let orders = s.runs(50, Some(SyncType::OrdersPull)).unwrap();
+        assert_eq!(orders.len(), 2);
+        assert_eq!(s.runs(1, None).unwrap().len(), 1);
+        assert!(s.last_success(SyncType::OrdersPull).unwrap().is_some());
+        assert!(s.last_success(SyncType::ProductsPush).unwrap().is_none());
+    }
+}
