@@ -56,8 +56,28 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Katana sales orders
+    #[command(subcommand)]
+    Orders(OrdersCmd),
+    /// Katana products and variants; Luca stock cards
+    #[command(subcommand)]
+    Products(ProductsCmd),
+    /// Katana customers and Luca customer accounts (cari)
+    #[command(subcommand)]
+    Customers(PartnersCmd),
+    /// Katana suppliers and Luca supplier accounts
+    #[command(subcommand)]
+    Suppliers(PartnersCmd),
+    /// Katana locations and Luca warehouses (depo)
+    #[command(subcommand)]
+    Warehouses(WarehousesCmd),
+    /// The approval queue of stock adjustments
+    #[command(subcommand)]
+    Adjustments(AdjustmentsCmd),
     /// The last runs, newest first
     History(HistoryArgs),
+    /// Delete the Luca stock card of a SKU
+    DeleteSku(DeleteSkuArgs),
     /// Check config, store and authentication; say what is wrong and how to fix it
     Doctor,
     /// Print shell completions

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cli::GlobalOpts;
 use crate::config::{self, Config, Overrides};
+use crate::katana::{KatanaClient, Limiter};
+use crate::luca::LucaClient;
 use crate::progress::Mode;
 use crate::store::Store;
 use crate::store::lock::StoreLock;
@@ -28,6 +30,8 @@ pub struct Ctx {
     pub progress: Mode,
     /// Every HTTP request sent, retries and 429s included, per remote.
     pub requests: Arc<RequestCounters>,
+    katana: tokio::sync::OnceCell<KatanaClient>,
+    luca: tokio::sync::OnceCell<LucaClient>,
     _lock: Option<StoreLock>,
 }
 
@@ -76,8 +80,52 @@ impl Ctx {
             store,
             progress,
             requests: Arc::default(),
+            katana: tokio::sync::OnceCell::new(),
+            luca: tokio::sync::OnceCell::new(),
             _lock: lock,
         })
+    }
+
+    /// The Katana client, created on first use (exit 78 if the key is missing).
+    pub async fn katana(&self) -> anyhow::Result<&KatanaClient> {
+        self.katana
+            .get_or_try_init(|| async {
+                self.config.require_katana()?;
+                let limiter = Limiter::open(
+                    &self.config.store.path,
+                    self.config.katana.requests_per_minute,
+                    self.dry_run(),
+                )?;
+                KatanaClient::new(
+                    &self.config.katana,
+                    self.config.sync.max_attempts,
+                    limiter,
+                    self.requests.clone(),
+                )
+            })
+            .await
+    }
+
+    /// The Luca client, created on first use (exit 78 if the login is incomplete).
+    /// Sessions log in lazily, on their first call.
+    pub async fn luca(&self) -> anyhow::Result<&LucaClient> {
+        self.luca
+            .get_or_try_init(|| async {
+                self.config.require_luca()?;
+                LucaClient::new(
+                    &self.config.luca,
+                    self.config.sync.max_attempts,
+                    self.requests.clone(),
+                )
+            })
+            .await
+    }
+
+    /// Called after each pass: writes what a dry run had to hold back.
+    pub fn after_pass(&self) {
+        if let Some(k) = self.katana.get() {
+            k.flush_rate_log();
+        }
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -111,12 +111,22 @@ impl Error {
     }
 }
 
-/// The exit code for an error that ended a command: the first [`Error`] in its chain
-/// decides; anything else is an internal error.
+/// The exit code for an error that ended a command: the first typed error in its chain
+/// decides (ours, or a remote client's); anything else is an internal error.
 pub fn exit_for(err: &anyhow::Error) -> Exit {
     err.chain()
-        .find_map(|cause| cause.downcast_ref::<Error>())
-        .map_or(Exit::Internal, Error::exit)
+        .find_map(|cause| {
+            cause
+                .downcast_ref::<Error>()
+                .map(Error::exit)
+                .or_else(|| {
+                    cause
+                        .downcast_ref::<crate::katana::Error>()
+                        .map(|e| e.exit())
+                })
+                .or_else(|| cause.downcast_ref::<crate::luca::Error>().map(|e| e.exit()))
+        })
+        .unwrap_or(Exit::Internal)
 }
 
 #[cfg(test)]

@@ -6,11 +6,16 @@
 //! the store and calls a remote client through the one exactly-once pipeline
 //! (`sync::push`).
 
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod katana;
+pub mod luca;
+pub mod net;
 pub mod progress;
 pub mod report;
 pub mod store;
+pub mod sync;

@@ -2,18 +2,18 @@
 //! This module dispatches the command line and runs every pass the same way: a run row
 //! opened at start, closed with counts and errors, printed as text or JSON.
 
+mod adjustments;
 mod completions;
+mod delete_sku;
 mod doctor;
 mod history;
 
-use std::future::Future;
-use std::pin::Pin;
-
-use crate::cli::{Cli, Command, GlobalOpts};
+use crate::cli::{Cli, Command, GlobalOpts, OrdersCmd, PartnersCmd, ProductsCmd, WarehousesCmd};
 use crate::context::{Ctx, Needs};
 use crate::error::Exit;
 use crate::progress::Mode;
 use crate::report::{Run, RunStatus, SyncType, Tally, render_run};
+use crate::sync;
 
 pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     let g = &cli.global;
@@ -21,18 +21,53 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
         Command::History(args) => history::run(g, progress, &args),
         Command::Completions { shell } => completions::run(shell),
         Command::Doctor => doctor::run(g, progress).await,
+        Command::Adjustments(cmd) => adjustments::run(g, progress, cmd).await,
+        Command::DeleteSku(args) => delete_sku::run(g, progress, &args).await,
+        Command::Orders(OrdersCmd::Pull) => {
+            single_pass(g, progress, SyncType::OrdersPull, async |ctx, t| {
+                sync::orders::pull(ctx, t).await
+            })
+            .await
+        }
+        Command::Products(ProductsCmd::Pull { from }) => {
+            single_pass(g, progress, SyncType::ProductsPull, async move |ctx, t| {
+                sync::products::pull(ctx, t, from).await
+            })
+            .await
+        }
+        Command::Products(ProductsCmd::Push { skus }) => {
+            single_pass(g, progress, SyncType::ProductsPush, async move |ctx, t| {
+                sync::products::push(ctx, t, skus).await
+            })
+            .await
+        }
+        Command::Customers(PartnersCmd::Pull) => {
+            single_pass(g, progress, SyncType::CustomersPull, async |ctx, t| {
+                sync::partners::pull(ctx, t, sync::partners::Kind::Customer).await
+            })
+            .await
+        }
+        Command::Suppliers(PartnersCmd::Pull) => {
+            single_pass(g, progress, SyncType::SuppliersPull, async |ctx, t| {
+                sync::partners::pull(ctx, t, sync::partners::Kind::Supplier).await
+            })
+            .await
+        }
+        Command::Warehouses(WarehousesCmd::Pull) => {
+            single_pass(g, progress, SyncType::WarehousesPull, async |ctx, t| {
+                sync::warehouses::pull(ctx, t).await
+            })
+            .await
+        }
     }
 }
-
-/// The body of a pass: does the work, counting into the tally.
-pub type PassFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
 
 /// Opens the context a pass needs (config, locked store), runs one pass, prints it.
 async fn single_pass(
     opts: &GlobalOpts,
     progress: Mode,
     sync_type: SyncType,
-    body: impl for<'a> FnOnce(&'a Ctx, &'a mut Tally) -> PassFuture<'a>,
+    body: impl AsyncFnOnce(&Ctx, &mut Tally) -> anyhow::Result<()>,
 ) -> anyhow::Result<Exit> {
     let ctx = Ctx::open(
         opts,
@@ -43,7 +78,7 @@ async fn single_pass(
         },
     )
     .await?;
-    let (run, err) = run_pass(&ctx, sync_type, body).await;
+    let (run, err) = run_pass(&ctx, sync_type, async |t| body(&ctx, t).await).await;
     print_run(&ctx, &run)?;
     match err {
         Some(e) => Err(e),
@@ -56,7 +91,7 @@ async fn single_pass(
 pub async fn run_pass(
     ctx: &Ctx,
     sync_type: SyncType,
-    body: impl for<'a> FnOnce(&'a Ctx, &'a mut Tally) -> PassFuture<'a>,
+    body: impl AsyncFnOnce(&mut Tally) -> anyhow::Result<()>,
 ) -> (Run, Option<anyhow::Error>) {
     let started_at = crate::store::now();
     let before = ctx.requests.snapshot();
@@ -66,7 +101,17 @@ pub async fn run_pass(
     };
     tracing::debug!(run_id, sync_type = sync_type.as_str(), "pass started");
     let mut tally = Tally::default();
-    let result = body(ctx, &mut tally).await;
+    // A dry run's writes are all rolled back: it computes exactly what a real run
+    // would, and keeps none of it.
+    let result = match ctx.dry_run().then(|| ctx.store.begin_dry_run()) {
+        Some(Err(e)) => Err(e),
+        _ => body(&mut tally).await,
+    };
+    let result = match ctx.dry_run() {
+        true => result.and(ctx.store.end_dry_run()),
+        false => result,
+    };
+    ctx.after_pass();
     let after = ctx.requests.snapshot();
     let status = match (&result, ctx.dry_run()) {
         (Err(_), _) => RunStatus::Failed,

@@ -4,7 +4,12 @@
 //! Every write runs in `BEGIN IMMEDIATE` (a writer never meets SQLITE_BUSY halfway
 //! through) and no transaction is ever held across an HTTP call.
 
+pub mod adjustments;
+pub mod catalog;
 pub mod lock;
+pub mod luca_ids;
+pub mod orders;
+pub mod outbox;
 pub mod quarantine;
 pub mod rate_log;
 pub mod runs;
@@ -65,16 +70,43 @@ impl Store {
         &self.conn
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds.
-    pub fn write<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds and
+    /// rolled back when it fails. Inside an open transaction (a dry run) it nests as a
+    /// savepoint.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("SAVEPOINT write")?;
+            return match f(&self.conn) {
+                Ok(v) => {
+                    self.conn.execute_batch("RELEASE write")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    self.conn
+                        .execute_batch("ROLLBACK TO write; RELEASE write")?;
+                    Err(e)
+                }
+            };
+        }
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .context("starting a store transaction")?;
         let value = f(&tx)?;
         tx.commit().context("committing to the store")?;
         Ok(value)
+    }
+
+    /// Starts a dry run: everything the pass writes from here on is rolled back by
+    /// [`Store::end_dry_run`], so a dry run computes exactly what a real run would.
+    pub fn begin_dry_run(&self) -> anyhow::Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub fn end_dry_run(&self) -> anyhow::Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     pub fn schema_version(&self) -> anyhow::Result<i64> {

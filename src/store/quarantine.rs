@@ -1,10 +1,10 @@
 //! Records held back for bad input, with the reason, until fixed at the source.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 /// Holds a record back (or counts another sighting of it).
 pub fn hold(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     entity: &str,
     key: &str,
     reason: &str,
@@ -23,7 +23,7 @@ pub fn hold(
 }
 
 /// Releases a record that now decodes and maps.
-pub fn release(tx: &Transaction<'_>, entity: &str, key: &str) -> anyhow::Result<()> {
+pub fn release(tx: &Connection, entity: &str, key: &str) -> anyhow::Result<()> {
     tx.execute(
         "UPDATE quarantine SET resolved_at = ?3
          WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",

@@ -1,6 +1,6 @@
 //! Per-entity watermarks of the incremental pulls.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 
@@ -19,11 +19,7 @@ impl Store {
 }
 
 /// Saves a watermark inside the transaction that stores the data it covers.
-pub fn set_watermark(
-    tx: &Transaction<'_>,
-    entity: &str,
-    at: jiff::Timestamp,
-) -> anyhow::Result<()> {
+pub fn set_watermark(tx: &Connection, entity: &str, at: jiff::Timestamp) -> anyhow::Result<()> {
     tx.execute(
         "INSERT INTO watermarks (entity, updated_at) VALUES (?1, ?2)
          ON CONFLICT (entity) DO UPDATE SET updated_at = excluded.updated_at",

@@ -1,0 +1,123 @@
+//! `adjustments list|approve|reject`: the approval queue.
+
+use crate::cli::{AdjustmentsCmd, GlobalOpts, Selection, StatusFilter};
+use crate::context::{Ctx, Needs};
+use crate::error::{Error, Exit};
+use crate::progress::Mode;
+use crate::store::adjustments::{self, Adjustment};
+
+pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyhow::Result<Exit> {
+    match cmd {
+        AdjustmentsCmd::List { status } => {
+            // Read-only: no config file needed, no lock.
+            let ctx = Ctx::open(
+                opts,
+                progress,
+                Needs {
+                    config_file: false,
+                    lock: false,
+                },
+            )
+            .await?;
+            let filter = status_name(status);
+            let list = adjustments::list(ctx.store.conn(), filter)?;
+            if opts.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "adjustments": list }))?
+                );
+            } else {
+                print!("{}", render(&list, filter.unwrap_or("any")));
+            }
+            Ok(Exit::Ok)
+        }
+        AdjustmentsCmd::Approve(sel) => decide(opts, progress, &sel, "approved").await,
+        AdjustmentsCmd::Reject(sel) => decide(opts, progress, &sel, "rejected").await,
+    }
+}
+
+fn status_name(s: StatusFilter) -> Option<&'static str> {
+    Some(match s {
+        StatusFilter::Pending => "pending",
+        StatusFilter::Approved => "approved",
+        StatusFilter::Rejected => "rejected",
+        StatusFilter::Applied => "applied",
+        StatusFilter::Superseded => "superseded",
+        StatusFilter::Unknown => "unknown",
+        StatusFilter::All => return None,
+    })
+}
+
+async fn decide(
+    opts: &GlobalOpts,
+    progress: Mode,
+    sel: &Selection,
+    status: &str,
+) -> anyhow::Result<Exit> {
+    let ctx = Ctx::open(
+        opts,
+        progress,
+        Needs {
+            config_file: !opts.sandbox,
+            lock: true,
+        },
+    )
+    .await?;
+    let conn = ctx.store.conn();
+    let missing = adjustments::missing_ids(conn, &sel.ids)?;
+    if !missing.is_empty() {
+        let ids: Vec<String> = missing.iter().map(i64::to_string).collect();
+        return Err(Error::Usage(format!(
+            "no adjustment with id {}; `adjustments list --status all` shows them",
+            ids.join(", ")
+        ))
+        .into());
+    }
+    let selection = if sel.all {
+        adjustments::Selection::All
+    } else if !sel.orders.is_empty() {
+        adjustments::Selection::Orders(&sel.orders)
+    } else {
+        adjustments::Selection::Ids(&sel.ids)
+    };
+    let changed = if ctx.dry_run() {
+        0
+    } else {
+        ctx.store
+            .write(|tx| adjustments::decide(tx, &selection, status, &crate::store::now()))?
+    };
+    if opts.json {
+        println!("{}", serde_json::json!({ "changed": changed }));
+    } else if opts.quiet == 0 {
+        println!("{changed} adjustment(s) {status}");
+    }
+    Ok(Exit::Ok)
+}
+
+fn render(list: &[Adjustment], status: &str) -> String {
+    use std::fmt::Write as _;
+    if list.is_empty() {
+        return format!("no {status} adjustments\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6}  {:<12} {:<20} {:<10} {:>10}  {:<10} {:<10} created",
+        "id", "order", "sku", "warehouse", "quantity", "kind", "status"
+    );
+    for a in list {
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<12} {:<20} {:<10} {:>10}  {:<10} {:<10} {}",
+            a.id,
+            a.order_no.as_deref().unwrap_or("-"),
+            a.sku,
+            a.warehouse.as_deref().unwrap_or("-"),
+            a.quantity,
+            a.kind,
+            a.status,
+            a.created_at
+        );
+    }
+    out
+}

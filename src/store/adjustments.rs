@@ -1,0 +1,343 @@
+//! The approval queue. A sale adjustment exists per open order row, unique on
+//! (order, row, SKU, quantity) among the live ones; a changed quantity supersedes the old
+//! adjustment and creates a new one; a deleted order or row supersedes what is not yet
+//! applied. Shipping changes nothing: shipped goods still need their invoice.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::orders::{StoredOrder, StoredRow};
+
+/// What reconciling one order did to its adjustments.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub created: u64,
+    pub superseded: u64,
+    /// Rows whose adjustment was already applied (or may have been) and that changed
+    /// since: an invoice is never re-sent, so this needs a person.
+    pub changed_after_apply: Vec<i64>,
+}
+
+/// Statuses a change may still supersede.
+const SUPERSEDABLE: &str = "('pending','approved','rejected')";
+
+/// Brings an order's adjustments in line with its rows. `rows` must all have a SKU when
+/// the order is open (the caller holds orders whose rows cannot be mapped).
+pub fn reconcile_order(
+    conn: &Connection,
+    order: &StoredOrder,
+    rows: &[StoredRow],
+    warehouse_of: &dyn Fn(Option<i64>) -> Option<String>,
+    auto_approve: bool,
+    now: &str,
+) -> anyhow::Result<Reconciled> {
+    let mut out = Reconciled::default();
+    if order.reference_only {
+        return Ok(out);
+    }
+    if order.deleted {
+        out.superseded += supersede(conn, "order_id = ?1", order.id, now)?;
+        return Ok(out);
+    }
+    for row in rows.iter().filter(|r| r.deleted) {
+        out.superseded += supersede(conn, "row_id = ?1", row.id, now)?;
+    }
+    if !order.is_open() {
+        return Ok(out);
+    }
+    let status = if auto_approve { "approved" } else { "pending" };
+    for row in rows.iter().filter(|r| !r.deleted) {
+        let Some(Some(sku)) = &row.sku else {
+            continue;
+        };
+        let live: Vec<(i64, String, String, String)> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, sku, quantity, status FROM adjustments
+                 WHERE kind = 'sale' AND row_id = ?1 AND status <> 'superseded'",
+            )?;
+            stmt.query_map([row.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        if live
+            .iter()
+            .any(|(_, s, q, _)| s == sku && *q == row.quantity)
+        {
+            continue;
+        }
+        if live
+            .iter()
+            .any(|(_, _, _, st)| st == "applied" || st == "unknown")
+        {
+            out.changed_after_apply.push(row.id);
+            continue;
+        }
+        let location = row.location_id.or(order.location_id);
+        conn.execute(
+            "INSERT INTO adjustments (kind, order_id, order_no, row_id, variant_id, sku,
+                                      location_id, warehouse, quantity, status, created_at, updated_at)
+             VALUES ('sale', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            params![
+                order.id,
+                order.order_no,
+                row.id,
+                row.variant_id,
+                sku,
+                location,
+                warehouse_of(location),
+                row.quantity,
+                status,
+                now
+            ],
+        )?;
+        let new_id = conn.last_insert_rowid();
+        out.created += 1;
+        for (old, ..) in &live {
+            conn.execute(
+                "UPDATE adjustments SET status = 'superseded', superseded_by = ?2, updated_at = ?3
+                 WHERE id = ?1",
+                params![old, new_id, now],
+            )?;
+            out.superseded += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn supersede(conn: &Connection, filter: &str, id: i64, now: &str) -> anyhow::Result<u64> {
+    Ok(conn.execute(
+        &format!(
+            "UPDATE adjustments SET status = 'superseded', updated_at = ?2
+             WHERE kind = 'sale' AND {filter} AND status IN {SUPERSEDABLE}"
+        ),
+        params![id, now],
+    )? as u64)
+}
+
+/// One adjustment as `adjustments list --json` prints it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Adjustment {
+    pub id: i64,
+    pub order_no: Option<String>,
+    pub sku: String,
+    pub warehouse: Option<String>,
+    /// Decimal as a string ("3.5").
+    pub quantity: String,
+    pub kind: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+/// The queue, newest first; `status` None = all.
+pub fn list(conn: &Connection, status: Option<&str>) -> anyhow::Result<Vec<Adjustment>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, order_no, sku, warehouse, quantity, kind, status, created_at
+         FROM adjustments WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC",
+    )?;
+    let rows = stmt
+        .query_map([status], |r| {
+            Ok(Adjustment {
+                id: r.get(0)?,
+                order_no: r.get(1)?,
+                sku: r.get(2)?,
+                warehouse: r.get(3)?,
+                quantity: r.get(4)?,
+                kind: r.get(5)?,
+                status: r.get(6)?,
+                created_at: r.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Which pending adjustments a decision applies to.
+pub enum Selection<'a> {
+    All,
+    Orders(&'a [String]),
+    Ids(&'a [i64]),
+}
+
+/// Moves the selected *pending* adjustments to `status` (approved or rejected). Others
+/// are left alone, so a repeated decision changes nothing.
+pub fn decide(
+    conn: &Connection,
+    sel: &Selection<'_>,
+    status: &str,
+    now: &str,
+) -> anyhow::Result<u64> {
+    let changed = match sel {
+        Selection::All => conn.execute(
+            "UPDATE adjustments SET status = ?1, updated_at = ?2 WHERE status = 'pending'",
+            params![status, now],
+        )?,
+        Selection::Orders(orders) => conn.execute(
+            "UPDATE adjustments SET status = ?1, updated_at = ?2
+             WHERE status = 'pending' AND order_no IN (SELECT value FROM json_each(?3))",
+            params![status, now, serde_json::to_string(orders)?],
+        )?,
+        Selection::Ids(ids) => conn.execute(
+            "UPDATE adjustments SET status = ?1, updated_at = ?2
+             WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?3))",
+            params![status, now, serde_json::to_string(ids)?],
+        )?,
+    };
+    Ok(changed as u64)
+}
+
+/// Ids among `ids` that do not exist at all (for a clear error).
+pub fn missing_ids(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<i64>> {
+    let mut missing = Vec::new();
+    for id in ids {
+        let found = conn
+            .query_row("SELECT 1 FROM adjustments WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?;
+        if found.is_none() {
+            missing.push(*id);
+        }
+    }
+    Ok(missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::temp_store;
+
+    fn order(open: bool) -> StoredOrder {
+        StoredOrder {
+            id: 1,
+            order_no: "SO-1".into(),
+            status: if open { "NOT_SHIPPED" } else { "DELIVERED" }.into(),
+            deleted: false,
+            reference_only: false,
+            location_id: Some(10),
+            customer_id: Some(5),
+        }
+    }
+
+    fn row(id: i64, qty: &str) -> StoredRow {
+        StoredRow {
+            id,
+            variant_id: Some(100 + id),
+            sku: Some(Some(format!("SKU-{id}"))),
+            quantity: qty.into(),
+            location_id: None,
+            deleted: false,
+        }
+    }
+
+    fn statuses(conn: &Connection) -> Vec<(String, String)> {
+        list(conn, None)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|a| (a.quantity, a.status))
+            .collect()
+    }
+
+    #[test]
+    fn the_adjustment_life_cycle() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        let wh = |_: Option<i64>| Some("001".to_string());
+        let o = order(true);
+        let r = reconcile_order(c, &o, &[row(1, "2"), row(2, "1")], &wh, false, "t1").unwrap();
+        assert_eq!(r.created, 2);
+        // The same again: nothing new (unique on order, row, SKU, quantity).
+        let r = reconcile_order(c, &o, &[row(1, "2"), row(2, "1")], &wh, false, "t2").unwrap();
+        assert_eq!(r, Reconciled::default());
+        // A changed quantity supersedes and creates.
+        let r = reconcile_order(c, &o, &[row(1, "3"), row(2, "1")], &wh, false, "t3").unwrap();
+        assert_eq!((r.created, r.superseded), (1, 1));
+        // Shipping changes nothing.
+        let r = reconcile_order(
+            c,
+            &order(false),
+            &[row(1, "3"), row(2, "1")],
+            &wh,
+            false,
+            "t4",
+        )
+        .unwrap();
+        assert_eq!(r, Reconciled::default());
+        // A deleted row supersedes its live adjustment.
+        let mut gone = row(2, "1");
+        gone.deleted = true;
+        let r = reconcile_order(c, &o, &[row(1, "3"), gone], &wh, false, "t5").unwrap();
+        assert_eq!(r.superseded, 1);
+        assert_eq!(
+            statuses(c),
+            [
+                ("2".to_string(), "superseded".to_string()),
+                ("1".into(), "superseded".into()),
+                ("3".into(), "pending".into())
+            ]
+        );
+        // Back to the first quantity: a new live adjustment may repeat a superseded one.
+        let r = reconcile_order(c, &o, &[row(1, "2")], &wh, false, "t6").unwrap();
+        assert_eq!((r.created, r.superseded), (1, 1));
+    }
+
+    #[test]
+    fn applied_is_never_superseded_and_deleted_orders_supersede_the_rest() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        let wh = |_: Option<i64>| None;
+        let o = order(true);
+        reconcile_order(c, &o, &[row(1, "2"), row(2, "1")], &wh, true, "t1").unwrap();
+        c.execute(
+            "UPDATE adjustments SET status = 'applied' WHERE row_id = 1",
+            [],
+        )
+        .unwrap();
+        let r = reconcile_order(c, &o, &[row(1, "5"), row(2, "1")], &wh, true, "t2").unwrap();
+        assert_eq!(r.changed_after_apply, [1]);
+        let mut deleted = o.clone();
+        deleted.deleted = true;
+        let r = reconcile_order(c, &deleted, &[], &wh, true, "t3").unwrap();
+        assert_eq!(r.superseded, 1, "only the approved one");
+        let st: Vec<String> = list(c, None)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.status)
+            .collect();
+        assert!(st.contains(&"applied".to_string()));
+    }
+
+    #[test]
+    fn decisions_touch_only_pending_and_are_idempotent() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        let wh = |_: Option<i64>| None;
+        reconcile_order(
+            c,
+            &order(true),
+            &[row(1, "2"), row(2, "1")],
+            &wh,
+            false,
+            "t",
+        )
+        .unwrap();
+        let ids: Vec<i64> = list(c, Some("pending"))
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(
+            decide(c, &Selection::Ids(&ids[..1]), "approved", "t").unwrap(),
+            1
+        );
+        assert_eq!(
+            decide(c, &Selection::Ids(&ids[..1]), "approved", "t").unwrap(),
+            0
+        );
+        assert_eq!(
+            decide(c, &Selection::Orders(&["SO-1".into()]), "rejected", "t").unwrap(),
+            1
+        );
+        assert_eq!(decide(c, &Selection::All, "approved", "t").unwrap(), 0);
+        assert_eq!(missing_ids(c, &[ids[0], 999]).unwrap(), [999]);
+    }
+}

@@ -1,0 +1,266 @@
+//! Katana reference data in the store: tax rates, locations, customers and suppliers,
+//! products and variants. Every upsert goes through [`upsert`], which keeps the newer
+//! copy of a record: a stale copy (an older `updated_at`) never overwrites a newer one.
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::katana::model::{Location, Partner, Product, TaxRate, Variant};
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Inserts or updates one row of `table`, keyed by `key`, unless the stored copy is at
+/// least as new (by `updated_at`). Column names are the caller's constants.
+pub fn upsert(
+    conn: &Connection,
+    table: &str,
+    key: &[(&str, &dyn ToSql)],
+    updated_at: Option<&str>,
+    cols: &[(&str, &dyn ToSql)],
+) -> anyhow::Result<Change> {
+    let where_key = key
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let key_values: Vec<&dyn ToSql> = key.iter().map(|(_, v)| *v).collect();
+    let stored: Option<Option<String>> = conn
+        .query_row(
+            &format!("SELECT updated_at FROM {table} WHERE {where_key}"),
+            key_values.as_slice(),
+            |r| r.get(0),
+        )
+        .optional()?;
+    let change = match (&stored, updated_at) {
+        (None, _) => Change::Created,
+        (Some(Some(old)), Some(new)) if new <= old.as_str() => return Ok(Change::Unchanged),
+        (Some(_), _) => Change::Updated,
+    };
+    let all: Vec<(&str, &dyn ToSql)> = key
+        .iter()
+        .copied()
+        .chain(std::iter::once(("updated_at", &updated_at as &dyn ToSql)))
+        .chain(cols.iter().copied())
+        .collect();
+    let names = all.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    let marks = (1..=all.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let key_names = key.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    let updates = all[key.len()..]
+        .iter()
+        .map(|(c, _)| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let values: Vec<&dyn ToSql> = all.iter().map(|(_, v)| *v).collect();
+    conn.execute(
+        &format!(
+            "INSERT INTO {table} ({names}) VALUES ({marks})
+             ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
+        ),
+        values.as_slice(),
+    )?;
+    Ok(change)
+}
+
+pub fn upsert_tax_rate(conn: &Connection, t: &TaxRate, raw: &str) -> anyhow::Result<Change> {
+    let rate = t.rate.map(|r| r.normalize().to_string());
+    upsert(
+        conn,
+        "tax_rates",
+        &[("id", &t.id)],
+        t.updated_at.as_deref(),
+        &[("name", &t.name), ("rate", &rate), ("raw_json", &raw)],
+    )
+}
+
+pub fn upsert_location(conn: &Connection, l: &Location, raw: &str) -> anyhow::Result<Change> {
+    let name = l
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("location {}", l.id));
+    let address = l.address.as_ref().and_then(|a| a.one_line());
+    let city = l.address.as_ref().and_then(|a| a.city.clone());
+    upsert(
+        conn,
+        "locations",
+        &[("id", &l.id)],
+        l.updated_at.as_deref(),
+        &[
+            ("name", &name),
+            ("legal_name", &l.legal_name),
+            ("is_primary", &l.is_primary.unwrap_or(false)),
+            ("address", &address),
+            ("city", &city),
+            ("created_at", &l.created_at),
+            ("deleted_at", &l.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )
+}
+
+pub fn upsert_partner(
+    conn: &Connection,
+    kind: &str,
+    p: &Partner,
+    name: &str,
+    raw: &str,
+) -> anyhow::Result<Change> {
+    let addr = p.billing_address();
+    let address = addr.and_then(|a| a.one_line());
+    let city = addr.and_then(|a| a.city.clone());
+    let district = addr.and_then(|a| a.state.clone());
+    let country = addr.and_then(|a| a.country.clone());
+    upsert(
+        conn,
+        "partners",
+        &[("kind", &kind), ("id", &p.id)],
+        p.updated_at.as_deref(),
+        &[
+            ("name", &name),
+            ("first_name", &p.first_name),
+            ("last_name", &p.last_name),
+            ("company", &p.company),
+            ("email", &p.email),
+            ("phone", &p.phone),
+            ("currency", &p.currency),
+            ("reference_id", &p.reference_id),
+            ("tax_no", &p.tax_no()),
+            ("address", &address),
+            ("city", &city),
+            ("district", &district),
+            ("country", &country),
+            ("created_at", &p.created_at),
+            ("deleted_at", &p.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )
+}
+
+pub fn upsert_product(
+    conn: &Connection,
+    p: &Product,
+    name: &str,
+    raw: &str,
+) -> anyhow::Result<Change> {
+    upsert(
+        conn,
+        "products",
+        &[("id", &p.id)],
+        p.updated_at.as_deref(),
+        &[
+            ("name", &name),
+            ("uom", &p.uom),
+            ("category_name", &p.category_name),
+            ("is_sellable", &p.is_sellable),
+            ("archived_at", &p.archived_at),
+            ("created_at", &p.created_at),
+            ("deleted_at", &p.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )
+}
+
+/// Stores a variant; its SKU is kept trimmed (the stock code sent to Luca is exactly
+/// this text, see `sync::identity`).
+pub fn upsert_variant(
+    conn: &Connection,
+    v: &Variant,
+    sku: Option<&str>,
+    raw: &str,
+) -> anyhow::Result<Change> {
+    let options = serde_json::to_string(&v.option_values())?;
+    let sales = v.sales_price.map(|d| d.normalize().to_string());
+    let purchase = v.purchase_price.map(|d| d.normalize().to_string());
+    upsert(
+        conn,
+        "variants",
+        &[("id", &v.id)],
+        v.updated_at.as_deref(),
+        &[
+            ("product_id", &v.product_id),
+            ("material_id", &v.material_id),
+            ("sku", &sku),
+            ("option_values", &options),
+            ("sales_price", &sales),
+            ("purchase_price", &purchase),
+            ("kind", &v.kind),
+            ("created_at", &v.created_at),
+            ("deleted_at", &v.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )
+}
+
+/// A variant as far as the store knows it: `None` when unknown, else its SKU (which may
+/// itself be missing).
+pub fn variant_sku(conn: &Connection, id: i64) -> anyhow::Result<Option<Option<String>>> {
+    Ok(conn
+        .query_row("SELECT sku FROM variants WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn partner_known(conn: &Connection, kind: &str, id: i64) -> anyhow::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM partners WHERE kind = ?1 AND id = ?2",
+            params![kind, id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// SKUs carried by more than one live variant: none of them can own the stock code.
+pub fn duplicate_skus(conn: &Connection) -> anyhow::Result<Vec<(String, Vec<i64>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT sku, group_concat(id) FROM variants
+         WHERE sku IS NOT NULL AND deleted_at IS NULL
+         GROUP BY sku HAVING count(*) > 1 ORDER BY sku",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(sku, ids)| (sku, ids.split(',').filter_map(|i| i.parse().ok()).collect()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::temp_store;
+
+    #[test]
+    fn a_stale_copy_never_overwrites_a_newer_one() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        let up = |name: &str, at: &str| {
+            upsert(
+                c,
+                "tax_rates",
+                &[("id", &7i64)],
+                Some(at),
+                &[("name", &name), ("rate", &"20"), ("raw_json", &"{}")],
+            )
+            .unwrap()
+        };
+        assert_eq!(up("KDV", "2026-01-02T00:00:00.000Z"), Change::Created);
+        assert_eq!(up("KDV", "2026-01-02T00:00:00.000Z"), Change::Unchanged);
+        assert_eq!(up("old", "2026-01-01T00:00:00.000Z"), Change::Unchanged);
+        assert_eq!(up("KDV %20", "2026-01-03T00:00:00.000Z"), Change::Updated);
+        let name: String = c
+            .query_row("SELECT name FROM tax_rates WHERE id = 7", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "KDV %20");
+    }
+}

@@ -1,0 +1,187 @@
+//! Sales orders and their rows.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::catalog::{Change, upsert};
+use crate::katana::model::{SalesOrder, SalesOrderRow};
+
+pub const DELIVERED: &str = "DELIVERED";
+
+/// Stores an order. Returns what changed and whether the tool had never seen it.
+pub fn upsert_order(
+    conn: &Connection,
+    o: &SalesOrder,
+    order_no: &str,
+    raw: &str,
+) -> anyhow::Result<Change> {
+    let status = o.status.clone().unwrap_or_default();
+    let rate = o.conversion_rate.map(|d| d.normalize().to_string());
+    let total = o.total.map(|d| d.normalize().to_string());
+    let change = upsert(
+        conn,
+        "sales_orders",
+        &[("id", &o.id)],
+        o.updated_at.as_deref(),
+        &[
+            ("order_no", &order_no),
+            ("customer_id", &o.customer_id),
+            ("location_id", &o.location_id),
+            ("status", &status),
+            ("currency", &o.currency),
+            ("conversion_rate", &rate),
+            ("order_created_date", &o.order_created_date),
+            ("delivery_date", &o.delivery_date),
+            ("total", &total),
+            ("created_at", &o.created_at),
+            ("deleted_at", &o.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )?;
+    if change == Change::Created && status == DELIVERED {
+        // First seen already delivered (a backfill of history): kept for reference,
+        // never queued for stock adjustments or invoicing.
+        conn.execute(
+            "UPDATE sales_orders SET reference_only = 1 WHERE id = ?1",
+            [o.id],
+        )?;
+    }
+    Ok(change)
+}
+
+/// Stores one row (from an order's embedded list or the row delta).
+pub fn upsert_row(
+    conn: &Connection,
+    order_id: i64,
+    r: &SalesOrderRow,
+    raw: &str,
+) -> anyhow::Result<Change> {
+    let qty = r.quantity.normalize().to_string();
+    let price = r.price_per_unit.map(|d| d.normalize().to_string());
+    let discount = r.total_discount.map(|d| d.normalize().to_string());
+    upsert(
+        conn,
+        "sales_order_rows",
+        &[("id", &r.id)],
+        r.updated_at.as_deref(),
+        &[
+            ("sales_order_id", &order_id),
+            ("variant_id", &r.variant_id),
+            ("quantity", &qty),
+            ("price_per_unit", &price),
+            ("total_discount", &discount),
+            ("tax_rate_id", &r.tax_rate_id),
+            ("location_id", &r.location_id),
+            ("created_at", &r.created_at),
+            ("deleted_at", &r.deleted_at),
+            ("raw_json", &raw),
+        ],
+    )
+}
+
+/// An order's embedded rows are authoritative for its live rows: stored live rows that
+/// are no longer listed were deleted (Katana leaves deleted rows out of the embedded
+/// list). Returns how many were marked deleted.
+pub fn mark_unlisted_rows_deleted(
+    conn: &Connection,
+    order_id: i64,
+    listed: &[i64],
+    now: &str,
+) -> anyhow::Result<usize> {
+    let listed = serde_json::to_string(listed)?;
+    Ok(conn.execute(
+        "UPDATE sales_order_rows SET deleted_at = ?3
+         WHERE sales_order_id = ?1 AND deleted_at IS NULL
+           AND id NOT IN (SELECT value FROM json_each(?2))",
+        params![order_id, listed, now],
+    )?)
+}
+
+/// An order as the adjustment rules see it.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub id: i64,
+    pub order_no: String,
+    pub status: String,
+    pub deleted: bool,
+    pub reference_only: bool,
+    pub location_id: Option<i64>,
+    pub customer_id: Option<i64>,
+}
+
+impl StoredOrder {
+    /// Open: not delivered and not deleted (SPEC section 5).
+    pub fn is_open(&self) -> bool {
+        !self.deleted && self.status != DELIVERED
+    }
+}
+
+/// A row with the SKU of its variant, as far as the store knows it.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub id: i64,
+    pub variant_id: Option<i64>,
+    /// `None`: the variant is unknown; `Some(None)`: known but without a SKU.
+    pub sku: Option<Option<String>>,
+    pub quantity: String,
+    pub location_id: Option<i64>,
+    pub deleted: bool,
+}
+
+pub fn stored_order(conn: &Connection, id: i64) -> anyhow::Result<Option<StoredOrder>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, order_no, status, deleted_at IS NOT NULL, reference_only, location_id,
+                    customer_id
+             FROM sales_orders WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(StoredOrder {
+                    id: r.get(0)?,
+                    order_no: r.get(1)?,
+                    status: r.get(2)?,
+                    deleted: r.get(3)?,
+                    reference_only: r.get(4)?,
+                    location_id: r.get(5)?,
+                    customer_id: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn stored_rows(conn: &Connection, order_id: i64) -> anyhow::Result<Vec<StoredRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.variant_id, v.id IS NOT NULL, v.sku, r.quantity, r.location_id,
+                r.deleted_at IS NOT NULL
+         FROM sales_order_rows r LEFT JOIN variants v ON v.id = r.variant_id
+         WHERE r.sales_order_id = ?1 ORDER BY r.id",
+    )?;
+    let rows = stmt
+        .query_map([order_id], |r| {
+            let known: bool = r.get(2)?;
+            let sku: Option<String> = r.get(3)?;
+            Ok(StoredRow {
+                id: r.get(0)?,
+                variant_id: r.get(1)?,
+                sku: known.then_some(sku),
+                quantity: r.get(4)?,
+                location_id: r.get(5)?,
+                deleted: r.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Orders held back by an earlier run (unknown variant, missing SKU, unknown customer),
+/// to be judged again against what the store knows now.
+pub fn held_order_ids(conn: &Connection) -> anyhow::Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT o.id FROM quarantine q JOIN sales_orders o ON o.order_no = q.key
+         WHERE q.entity = 'sales_order' AND q.resolved_at IS NULL",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}

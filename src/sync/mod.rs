@@ -1,0 +1,59 @@
+//! The sync passes, one file each. A pass reads from a remote client, maps, and writes
+//! the store; a push reads the store and writes Luca through `push`, the one
+//! exactly-once pipeline. Passes never call each other.
+
+pub mod delete_sku;
+pub mod identity;
+pub mod orders;
+pub mod partners;
+pub mod products;
+pub mod push;
+pub mod stock_cards;
+pub mod warehouses;
+pub mod window;
+
+use serde_json::Value;
+
+use crate::katana::model::decode;
+use crate::report::Tally;
+use crate::store::catalog::Change;
+
+/// Pulls one Katana entity through its incremental window: each record decoded and
+/// stored by `store` in its page's transaction (which also saves the watermark), a
+/// record that cannot be decoded quarantined with its raw JSON.
+pub async fn pull_entity<T, F>(
+    ctx: &crate::context::Ctx,
+    tally: &mut Tally,
+    entity: &'static str,
+    path: &'static str,
+    filters: window::Filters,
+    mut store: F,
+) -> anyhow::Result<()>
+where
+    T: for<'de> serde::Deserialize<'de>,
+    F: FnMut(&rusqlite::Connection, &T, &str, &mut Tally) -> anyhow::Result<Change>,
+{
+    let mut window = window::Window::open(ctx, entity, path, filters).await?;
+    while let Some(page) = window.next().await? {
+        ctx.store.write(|tx| {
+            for raw in &page.records {
+                let text = raw.to_string();
+                tally.processed += 1;
+                match decode::<T>(raw) {
+                    Ok(record) => match store(tx, &record, &text, tally)? {
+                        Change::Created => tally.created += 1,
+                        Change::Updated => tally.updated += 1,
+                        Change::Unchanged => tally.skipped += 1,
+                    },
+                    Err(reason) => {
+                        let key = raw.get("id").map_or("?".into(), Value::to_string);
+                        crate::store::quarantine::hold(tx, entity, &key, &reason, Some(&text))?;
+                        tally.fail(entity, key, reason);
+                    }
+                }
+            }
+            page.save_watermark(tx)
+        })?;
+    }
+    Ok(())
+}

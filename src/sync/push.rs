@@ -1,0 +1,323 @@
+//! The exactly-once push pipeline: every create in Luca (stock cards, accounts,
+//! warehouses, invoices, despatches, stock slips) goes through [`run`].
+//!
+//! Luca has no idempotency keys and does not refuse a second account or invoice with
+//! the same code, so exactly-once *effect* rests on three rules:
+//! 1. the intent (`sending`) is committed before the create is sent, so a crash at any
+//!    moment leaves a row that says "this may exist";
+//! 2. such a row is looked up in Luca by its natural key before anything is sent
+//!    again, and adopted when found; a lookup that fails is never read as "absent":
+//!    the row waits for the next run;
+//! 3. a create is sent once; an unclear outcome (timeout, reset, 5xx, HTML page) makes
+//!    the row `unknown`, never a blind resend.
+//!
+//! Rows run concurrently, one per Luca session (`buffer_unordered(sessions)`), and the
+//! store is written between calls only, in short transactions.
+
+use std::cell::Cell;
+
+use futures::StreamExt as _;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::luca::{self, LucaClient, Outcome};
+use crate::progress::Progress;
+use crate::report::Tally;
+use crate::store::outbox::{self, Enqueued, Row, State};
+use crate::store::quarantine;
+
+/// What a lookup by natural key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// It exists (with its Luca id when the answer carries one).
+    Found(Option<i64>),
+    /// Luca answered with a list that does not hold it.
+    Absent,
+    /// Luca offers no lookup for this kind: an unclear outcome waits for a person.
+    Unsupported,
+}
+
+/// One kind of Luca object, as the pipeline needs to know it.
+// The pipeline polls every row on the pass's own task, so its futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait Kind {
+    /// The outbox kind (`stock_card`, `customer`, …).
+    fn name(&self) -> &'static str;
+    /// The create endpoint.
+    fn endpoint(&self) -> &'static str;
+    /// True where Luca itself would accept a duplicate (accounts, invoices): then even a
+    /// never-sent row is looked up first, in case someone created it by hand.
+    fn look_before_first_create(&self) -> bool;
+    /// Finds the object by its natural key. Errors mean "could not tell".
+    async fn lookup(&self, luca: &LucaClient, key: &str) -> Result<Lookup, luca::Error>;
+    /// The new object's id in a create answer.
+    fn created_id(&self, answer: &Value) -> Option<i64>;
+    /// Records a settled object in the store's id maps (same transaction as the row).
+    fn record(
+        &self,
+        conn: &Connection,
+        key: &str,
+        id: Option<i64>,
+        adopted: bool,
+    ) -> anyhow::Result<()>;
+}
+
+/// Something to create: its natural key and the body to send.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub key: String,
+    pub payload: Value,
+}
+
+/// How one row ended this run.
+enum Settled {
+    Created,
+    Adopted,
+    Rejected(String),
+    InDoubt(String),
+    Planned(Value),
+}
+
+/// Enqueues `items` and settles every open row of the kind (those of earlier runs
+/// too); `only` limits the work to these keys.
+pub async fn run<K: Kind>(
+    ctx: &Ctx,
+    tally: &mut Tally,
+    kind: &K,
+    items: Vec<Item>,
+    only: Option<&[String]>,
+) -> anyhow::Result<()> {
+    let now = crate::store::now();
+    ctx.store.write(|tx| {
+        for item in &items {
+            if let Err(reason) = luca::charset::check_payload(&item.payload) {
+                quarantine::hold(tx, kind.name(), &item.key, &reason, Some(&item.payload.to_string()))?;
+                tally.fail(kind.name(), item.key.clone(), reason);
+                continue;
+            }
+            quarantine::release(tx, kind.name(), &item.key)?;
+            match outbox::enqueue(tx, kind.name(), &item.key, &item.payload, &now)? {
+                Enqueued::Done => tally.skipped += 1,
+                Enqueued::StillRejected(why) => tally.fail(
+                    kind.name(),
+                    item.key.clone(),
+                    format!("Luca refused it earlier ({why}); fix the data and the next run sends it again"),
+                ),
+                Enqueued::Open | Enqueued::InDoubt => {}
+            }
+        }
+        Ok(())
+    })?;
+    let mut rows = outbox::open_rows(ctx.store.conn(), kind.name())?;
+    if let Some(keys) = only {
+        rows.retain(|r| keys.contains(&r.key));
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let luca = ctx.luca().await?;
+    let progress = Progress::new(ctx.progress, kind.name(), Some(rows.len() as u64));
+    let stop = Cell::new(false);
+    let mut fatal: Option<luca::Error> = None;
+    let mut results = futures::stream::iter(rows)
+        .map(|row| {
+            let (progress, stop) = (&progress, &stop);
+            async move {
+                if stop.get() {
+                    return None;
+                }
+                let key = row.key.clone();
+                let r = settle_row(ctx, luca, kind, row).await;
+                progress.inc(1);
+                if let Err(e) = &r
+                    && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
+                {
+                    stop.set(true);
+                }
+                Some((key, r))
+            }
+        })
+        .buffer_unordered(luca.sessions());
+    let mut planned = Vec::new();
+    while let Some(done) = results.next().await {
+        let Some((key, r)) = done else { continue };
+        tally.processed += 1;
+        match r {
+            Ok(Settled::Created) => tally.created += 1,
+            Ok(Settled::Adopted) => tally.updated += 1,
+            Ok(Settled::Rejected(why)) => {
+                tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
+            }
+            Ok(Settled::InDoubt(why)) => {
+                tally.unresolved += 1;
+                tally.fail(kind.name(), key, why);
+            }
+            Ok(Settled::Planned(p)) => planned.push(p),
+            Err(e) => match e.downcast::<luca::Error>() {
+                Ok(le) if is_fatal(&le) => {
+                    fatal.get_or_insert(le);
+                }
+                Ok(le) => tally.fail(kind.name(), key, le.to_string()),
+                Err(other) => return Err(other),
+            },
+        }
+    }
+    drop(results);
+    for p in planned {
+        tally.plan(p);
+    }
+    match fatal {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Errors after which no further row can succeed this run: stop claiming rows.
+fn is_fatal(e: &luca::Error) -> bool {
+    e.is_fatal() || matches!(e, luca::Error::Unavailable { .. })
+}
+
+async fn settle_row<K: Kind>(
+    ctx: &Ctx,
+    luca: &LucaClient,
+    kind: &K,
+    row: Row,
+) -> anyhow::Result<Settled> {
+    let name = kind.name();
+    if row.may_exist() || kind.look_before_first_create() {
+        let found = match kind.lookup(luca, &row.key).await {
+            Ok(found) => found,
+            Err(e) if is_fatal(&e) => return Err(e.into()),
+            Err(e) => {
+                // Fail closed: a failed lookup never means "absent".
+                let why =
+                    format!("lookup failed ({e}); nothing was sent, the next run looks again");
+                if !ctx.dry_run() && row.may_exist() {
+                    ctx.store.write(|tx| {
+                        outbox::settle(
+                            tx,
+                            row.id,
+                            State::Unknown,
+                            None,
+                            "lookup_failed",
+                            Some(&why),
+                            &crate::store::now(),
+                        )
+                    })?;
+                }
+                return Ok(Settled::InDoubt(why));
+            }
+        };
+        match found {
+            Lookup::Found(id) => {
+                if ctx.dry_run() {
+                    return Ok(Settled::Planned(
+                        json!({"kind": name, "key": row.key, "action": "adopt", "luca_id": id}),
+                    ));
+                }
+                ctx.store.write(|tx| {
+                    outbox::settle(
+                        tx,
+                        row.id,
+                        State::Done,
+                        id,
+                        "adopted",
+                        None,
+                        &crate::store::now(),
+                    )?;
+                    kind.record(tx, &row.key, id, true)
+                })?;
+                return Ok(Settled::Adopted);
+            }
+            Lookup::Unsupported if row.may_exist() => {
+                return Ok(Settled::InDoubt(format!(
+                    "outcome unknown ({}) and Luca offers no lookup for a {name}: check Luca, then \
+                     `adjustments resolve` it",
+                    row.last_error
+                        .as_deref()
+                        .unwrap_or("the run was interrupted")
+                )));
+            }
+            Lookup::Absent | Lookup::Unsupported => {}
+        }
+    }
+    if ctx.dry_run() {
+        return Ok(Settled::Planned(
+            json!({"kind": name, "key": row.key, "action": "create", "payload": row.payload}),
+        ));
+    }
+    ctx.store
+        .write(|tx| outbox::mark_sending(tx, row.id, None, &crate::store::now()))?;
+    let outcome = match luca.write_once(kind.endpoint(), &row.payload).await {
+        Ok(o) => o,
+        Err(e) => {
+            // Only a failed login gets here: the create never left.
+            ctx.store
+                .write(|tx| outbox::unsend(tx, &row, &e.to_string(), &crate::store::now()))?;
+            return Err(e.into());
+        }
+    };
+    let now = crate::store::now();
+    match outcome {
+        Outcome::Done(answer) => {
+            let id = kind.created_id(&answer);
+            ctx.store.write(|tx| {
+                outbox::settle(tx, row.id, State::Done, id, "created", None, &now)?;
+                kind.record(tx, &row.key, id, false)
+            })?;
+            Ok(Settled::Created)
+        }
+        Outcome::Exists(msg) => {
+            // Luca has it already (an earlier run, or a person): adopt its id.
+            match kind.lookup(luca, &row.key).await {
+                Ok(Lookup::Found(id)) => {
+                    ctx.store.write(|tx| {
+                        outbox::settle(tx, row.id, State::Done, id, "adopted", Some(&msg), &now)?;
+                        kind.record(tx, &row.key, id, true)
+                    })?;
+                    Ok(Settled::Adopted)
+                }
+                other => {
+                    let why = format!(
+                        "Luca says it exists ({msg}) but the lookup gave {other:?}; the next run looks again"
+                    );
+                    ctx.store.write(|tx| {
+                        outbox::settle(tx, row.id, State::Unknown, None, "exists", Some(&why), &now)
+                    })?;
+                    Ok(Settled::InDoubt(why))
+                }
+            }
+        }
+        Outcome::Rejected(msg) => {
+            ctx.store.write(|tx| {
+                outbox::settle(
+                    tx,
+                    row.id,
+                    State::Rejected,
+                    None,
+                    "rejected",
+                    Some(&msg),
+                    &now,
+                )
+            })?;
+            Ok(Settled::Rejected(msg))
+        }
+        Outcome::Unknown(why) => {
+            let why =
+                format!("outcome unknown ({why}); it is looked up before anything is sent again");
+            ctx.store.write(|tx| {
+                outbox::settle(
+                    tx,
+                    row.id,
+                    State::Unknown,
+                    None,
+                    "unknown",
+                    Some(&why),
+                    &now,
+                )
+            })?;
+            Ok(Settled::InDoubt(why))
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Luca stock cards: `products push` (create the card of every variant that has none,
+//! append-only, through the push pipeline) and the Luca half of `products pull` (the
+//! SKU → skartId map).
+
+use rusqlite::Connection;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::identity::{DUPLICATE_SKU, card_name};
+use super::push::{self, Item, Kind, Lookup};
+use crate::context::Ctx;
+use crate::luca::{self, LucaClient, cards};
+use crate::report::Tally;
+use crate::store::luca_ids::{Source, map_card, mapped_card_count};
+
+/// Up to this many unmapped SKUs are looked up one by one (`kodBas = kodBit`); beyond
+/// it a single full listing is cheaper, however slow.
+const LOOKUPS_BEFORE_LISTING: usize = 50;
+
+pub struct StockCards;
+
+impl Kind for StockCards {
+    fn name(&self) -> &'static str {
+        "stock_card"
+    }
+
+    fn endpoint(&self) -> &'static str {
+        cards::CREATE
+    }
+
+    /// Luca refuses a second card with the same code ("Kart kodu daha önce
+    /// kullanılmış"), and that answer is adopted: no lookup is needed first.
+    fn look_before_first_create(&self) -> bool {
+        false
+    }
+
+    async fn lookup(&self, luca: &LucaClient, key: &str) -> Result<Lookup, luca::Error> {
+        Ok(match cards::lookup(luca, key).await? {
+            Some(card) => Lookup::Found(card.id),
+            None => Lookup::Absent,
+        })
+    }
+
+    fn created_id(&self, answer: &Value) -> Option<i64> {
+        cards::created_id(answer)
+    }
+
+    fn record(
+        &self,
+        conn: &Connection,
+        key: &str,
+        id: Option<i64>,
+        adopted: bool,
+    ) -> anyhow::Result<()> {
+        let source = if adopted {
+            Source::Adopted
+        } else {
+            Source::Push
+        };
+        map_card(conn, key, id, None, source, &crate::store::now())
+    }
+}
+
+/// `products push [--sku SKU]...`
+pub async fn push(ctx: &Ctx, tally: &mut Tally, skus: Vec<String>) -> anyhow::Result<()> {
+    let (items, problems) = cards_to_create(ctx)?;
+    let only = (!skus.is_empty()).then_some(skus.as_slice());
+    let mut chosen = Vec::new();
+    for item in items {
+        if only.is_none_or(|s| s.contains(&item.key)) {
+            chosen.push(item);
+        }
+    }
+    for (sku, reason) in problems {
+        if only.is_none_or(|s| s.contains(&sku)) {
+            tally.fail("variant", sku, reason);
+        }
+    }
+    if let Some(wanted) = only {
+        let known = known_skus(ctx.store.conn())?;
+        for sku in wanted {
+            if !known.contains(sku) {
+                tally.fail(
+                    "variant",
+                    sku.clone(),
+                    "no live Katana product variant has this SKU; check it, or run `products pull` first",
+                );
+            }
+        }
+    }
+    push::run(ctx, tally, &StockCards, chosen, only).await
+}
+
+/// A SKU that cannot have a card yet, and why.
+type Problem = (String, String);
+
+/// Every variant without a card, as a create body; and the variants that cannot have
+/// one yet, with the reason.
+fn cards_to_create(ctx: &Ctx) -> anyhow::Result<(Vec<Item>, Vec<Problem>)> {
+    let conn = ctx.store.conn();
+    let mapping = &ctx.config.mapping;
+    let vat = default_sales_vat(conn, mapping)?;
+    let mut stmt = conn.prepare(
+        "SELECT v.sku, v.option_values, v.created_at, p.name, p.uom
+         FROM variants v JOIN products p ON p.id = v.product_id
+         WHERE v.deleted_at IS NULL AND p.deleted_at IS NULL AND v.sku IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku)
+           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.entity = ?1 AND q.key = v.sku
+                           AND q.resolved_at IS NULL)
+         ORDER BY v.sku",
+    )?;
+    let mut rows = stmt.query([DUPLICATE_SKU])?;
+    let mut items = Vec::new();
+    let mut problems = Vec::new();
+    while let Some(r) = rows.next()? {
+        let sku: String = r.get(0)?;
+        let options: String = r.get(1)?;
+        let created_at: Option<String> = r.get(2)?;
+        let product: String = r.get(3)?;
+        let uom: Option<String> = r.get(4)?;
+        if product.trim().is_empty() {
+            problems.push((
+                sku,
+                "the product has no name in Katana; give it one".to_string(),
+            ));
+            continue;
+        }
+        let unit = uom
+            .as_deref()
+            .and_then(|u| mapping.units.get(u).copied())
+            .unwrap_or(mapping.default_unit_id);
+        if unit == 0 {
+            problems.push((
+                sku,
+                format!(
+                    "unit \"{}\" has no Luca olcumBirimiId; add it to [mapping.units] or set mapping.default_unit_id",
+                    uom.unwrap_or_default()
+                ),
+            ));
+            continue;
+        }
+        let options: Vec<String> = serde_json::from_str(&options).unwrap_or_default();
+        // The card's start date is the variant's creation date, so that the body is the
+        // same on every run (a changed body would re-open a refused card).
+        let start = created_at
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .unwrap_or_else(jiff::Timestamp::now)
+            .to_zoned_datetime(mapping.timezone.clone())
+            .date();
+        let mut body = json!({
+            "kartAdi": card_name(&product, &options),
+            "kartKodu": sku,
+            "kartTipi": 1,
+            "kartTuru": 1,
+            "baslangicTarihi": luca::date(start),
+            "olcumBirimiId": unit,
+            "kategoriAgacKod": mapping.category_code,
+            "satilabilirFlag": 1,
+            "satinAlinabilirFlag": 1,
+            "maliyetHesaplanacakFlag": true,
+        });
+        if let Some(rate) = vat {
+            body["kartAlisKdvOran"] = json!(rate);
+            body["kartSatisKdvOran"] = json!(rate);
+        }
+        items.push(Item {
+            key: sku,
+            payload: body,
+        });
+    }
+    Ok((items, problems))
+}
+
+/// The VAT fraction of Katana's default sales tax rate (or its override), if Katana
+/// names one: a card's VAT is only a default, every invoice line carries its own.
+fn default_sales_vat(
+    conn: &Connection,
+    mapping: &crate::config::MappingConfig,
+) -> anyhow::Result<Option<Decimal>> {
+    let found: Option<(i64, Option<String>)> = conn
+        .query_row(
+            "SELECT id, rate FROM tax_rates WHERE json_extract(raw_json, '$.is_default_sales') IN (1, 'true')
+             ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok();
+    Ok(found.and_then(|(id, rate)| {
+        mapping.tax_rates.get(&id).copied().or_else(|| {
+            rate.and_then(|r| r.parse::<Decimal>().ok())
+                .map(|pct| (pct / Decimal::ONE_HUNDRED).normalize())
+        })
+    }))
+}
+
+fn known_skus(conn: &Connection) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT v.sku FROM variants v JOIN products p ON p.id = v.product_id
+         WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL",
+    )?;
+    let skus = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(skus)
+}
+
+/// The Luca half of `products pull`: reads the cards of the store's SKUs into the
+/// SKU → skartId map. Never touches the store's Katana data.
+pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
+    let luca = ctx.luca().await?;
+    let unmapped: Vec<String> = {
+        let mut stmt = ctx.store.conn().prepare(
+            "SELECT DISTINCT v.sku FROM variants v
+             WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku AND c.skart_id IS NOT NULL)
+             ORDER BY v.sku",
+        )?;
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    if unmapped.is_empty() {
+        return Ok(());
+    }
+    if unmapped.len() <= LOOKUPS_BEFORE_LISTING {
+        for sku in unmapped {
+            tally.processed += 1;
+            match cards::lookup(luca, &sku).await {
+                Ok(Some(card)) => {
+                    ctx.store.write(|tx| {
+                        map_card(
+                            tx,
+                            &sku,
+                            card.id,
+                            card.name.as_deref(),
+                            Source::Pull,
+                            &crate::store::now(),
+                        )
+                    })?;
+                    tally.updated += 1;
+                }
+                Ok(None) => tally.skipped += 1,
+                Err(e) if e.is_fatal() || matches!(e, luca::Error::Unavailable { .. }) => {
+                    return Err(e.into());
+                }
+                Err(e) => tally.fail("stock_card", sku, format!("lookup failed: {e}")),
+            }
+        }
+        return Ok(());
+    }
+    let all = cards::list_all(luca).await?;
+    let known = mapped_card_count(ctx.store.conn())?;
+    if (all.len() as i64) < known {
+        // An incomplete listing (a lost session answers with an empty list elsewhere)
+        // must never be taken for the truth.
+        anyhow::bail!(
+            "Luca listed {} stock cards but the store already knows {known}; the listing looks \
+             incomplete, so nothing was changed. Run `doctor`, then try again",
+            all.len()
+        );
+    }
+    let wanted: std::collections::BTreeSet<&String> = unmapped.iter().collect();
+    ctx.store.write(|tx| {
+        let now = crate::store::now();
+        for card in &all {
+            tally.processed += 1;
+            if wanted.contains(&card.code) {
+                map_card(
+                    tx,
+                    &card.code,
+                    card.id,
+                    card.name.as_deref(),
+                    Source::Pull,
+                    &now,
+                )?;
+                tally.updated += 1;
+            } else {
+                tally.skipped += 1;
+            }
+        }
+        Ok(())
+    })
+}
