@@ -65,7 +65,11 @@ impl Exit {
     }
 
     pub fn worst(self, other: Exit) -> Exit {
-        if other.rank() > self.rank() { other } else { self }
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
     }
 }
 
