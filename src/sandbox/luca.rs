@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 use super::conn::ConnHandle;
@@ -454,14 +455,17 @@ fn lose(shared: &Shared, conn: &ConnHandle, answer: &Value) -> Response {
     }
     let full = serde_json::to_vec(answer).unwrap_or_default();
     let half = Bytes::copy_from_slice(&full[..full.len() / 2]);
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(half),
-        Err(std::io::Error::new(
+    // The pause lets the server flush the head and the first half before the body fails
+    // and the connection is torn down.
+    let failure = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Err::<Bytes, _>(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "sandbox fault: answer lost",
-        )),
-    ];
-    let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+        ))
+    };
+    let chunks = futures::stream::iter([Ok(half)]).chain(futures::stream::once(failure));
+    let mut r = Response::new(Body::from_stream(chunks));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
