@@ -2,7 +2,7 @@
 //! `X-Ratelimit-*` headers, offset paging with the string-valued `X-Pagination` header,
 //! newest-first lists and the filters of katana-api.md section 6.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::conn::ConnHandle;
-use super::model::{KatanaData, Listed, wire};
+use super::model::{KatanaData, Listed, Product, SalesOrder, wire};
 use super::{Shared, lock};
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -328,9 +328,13 @@ impl Common {
     }
 }
 
-/// Pages `items` (already filtered and ordered) and answers `{"data": [...]}` with the
-/// `X-Pagination` header.
-fn paged(items: Vec<Value>, p: &Params) -> Checked<Response> {
+/// Pages `items` (already filtered and ordered), renders only that page, and answers
+/// `{"data": [...]}` with the `X-Pagination` header.
+fn paged<T>(
+    items: Vec<T>,
+    p: &Params,
+    render: impl FnOnce(&[T]) -> Vec<Value>,
+) -> Checked<Response> {
     let limit = p.int("limit")?.unwrap_or(DEFAULT_LIMIT);
     let page = p.int("page")?.unwrap_or(1);
     if limit < 1 {
@@ -345,7 +349,11 @@ fn paged(items: Vec<Value>, p: &Params) -> Checked<Response> {
     let total = items.len();
     let total_pages = total.div_ceil(limit);
     let offset = (page - 1).saturating_mul(limit);
-    let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let data = render(
+        items
+            .get(offset..)
+            .map_or(&[][..], |rest| &rest[..limit.min(rest.len())]),
+    );
     // Every value a string, in Katana's key order (dougborg #195).
     let pagination = format!(
         "{{\"total_records\":\"{total}\",\"total_pages\":\"{total_pages}\",\"offset\":\"{offset}\",\
@@ -366,36 +374,61 @@ fn list<'a, T: Listed + Serialize + 'a>(
     p: &Params,
     common: &Common,
     extra: impl Fn(&T) -> bool,
-    render: impl Fn(&T) -> Value,
+    render: impl FnOnce(&[&T]) -> Vec<Value>,
 ) -> Checked<Response> {
     let mut kept: Vec<&T> = records.filter(|r| common.keeps(*r) && extra(r)).collect();
     kept.sort_by_key(|r| std::cmp::Reverse(r.id()));
-    paged(kept.into_iter().map(render).collect(), p)
+    paged(kept, p, render)
 }
 
 fn to_json(r: &impl Serialize) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
-/// An order with its live rows embedded (deleted rows are left out even with
-/// `include_deleted`, as on the live API).
-fn render_order(data: &KatanaData, order: &super::model::SalesOrder) -> Value {
-    let mut v = to_json(order);
-    v["sales_order_rows"] = data.order_rows(order.id).into_iter().map(to_json).collect();
-    v
+/// Renders records as they are.
+fn plain<T: Serialize>(page: &[&T]) -> Vec<Value> {
+    page.iter().map(|r| to_json(*r)).collect()
 }
 
-/// A product with its live variants embedded.
-fn render_product(data: &KatanaData, product: &super::model::Product) -> Value {
-    let mut v = to_json(product);
-    v["variants"] = data
-        .variants
-        .values()
-        .filter(|var| var.product_id == Some(product.id) && var.deleted_at.is_none())
-        .map(to_json)
-        .collect();
-    v["supplier"] = Value::Null;
-    v
+/// Renders parents with their live children embedded under `key`, in one pass over the
+/// children (deleted children are left out even with `include_deleted`, as on the live API).
+fn embed<'a, P: Listed + Serialize, C: Listed + Serialize + 'a>(
+    parents: &[&P],
+    children: impl Iterator<Item = &'a C>,
+    parent_of: impl Fn(&C) -> Option<i64>,
+    key: &str,
+) -> Vec<Value> {
+    let mut by_parent: HashMap<i64, Vec<Value>> =
+        parents.iter().map(|p| (p.id(), Vec::new())).collect();
+    for child in children.filter(|c| c.deleted_at().is_none()) {
+        if let Some(list) = parent_of(child).and_then(|id| by_parent.get_mut(&id)) {
+            list.push(to_json(child));
+        }
+    }
+    parents
+        .iter()
+        .map(|p| {
+            let mut v = to_json(*p);
+            v[key] = Value::Array(by_parent.remove(&p.id()).unwrap_or_default());
+            v
+        })
+        .collect()
+}
+
+/// Orders with their rows.
+fn render_orders(data: &KatanaData, page: &[&SalesOrder]) -> Vec<Value> {
+    let rows = data.sales_order_rows.values();
+    embed(page, rows, |r| Some(r.sales_order_id), "sales_order_rows")
+}
+
+/// Products with their variants (and no supplier, as without `extend=supplier`).
+fn render_products(data: &KatanaData, page: &[&Product]) -> Vec<Value> {
+    let variants = data.variants.values();
+    let mut out = embed(page, variants, |v| v.product_id, "variants");
+    for v in &mut out {
+        v["supplier"] = Value::Null;
+    }
+    out
 }
 
 fn text_eq(p: &Params, key: &str, value: Option<&str>) -> bool {
@@ -436,7 +469,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                         && int_eq(customer, Some(o.customer_id))
                         && int_eq(location, Some(o.location_id))
                 },
-                |o| render_order(data, o),
+                |page| render_orders(data, page),
             )
         }
         "sales_order_rows" => {
@@ -456,7 +489,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                         && int_eq(location, r.location_id)
                         && int_eq(tax, r.tax_rate_id)
                 },
-                to_json,
+                plain,
             )
         }
         "customers" => list(
@@ -469,14 +502,14 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                     && text_eq(p, "reference_id", c.reference_id.as_deref())
                     && text_eq(p, "currency", Some(&c.currency))
             },
-            to_json,
+            plain,
         ),
         "suppliers" => list(
             data.suppliers.values(),
             p,
             &common,
             |s| text_eq(p, "name", Some(&s.name)) && text_eq(p, "email", s.email.as_deref()),
-            to_json,
+            plain,
         ),
         "products" => {
             let archived = p.flag("include_archived")?;
@@ -489,7 +522,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                         && text_eq(p, "name", Some(&pr.name))
                         && text_eq(p, "category_name", pr.category_name.as_deref())
                 },
-                |pr| render_product(data, pr),
+                |page| render_products(data, page),
             )
         }
         "variants" => {
@@ -509,7 +542,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                         && (skus.is_empty() || v.sku.as_ref().is_some_and(|s| skus.contains(s)))
                         && int_eq(product, v.product_id)
                 },
-                to_json,
+                plain,
             )
         }
         "locations" => list(
@@ -517,7 +550,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
             p,
             &common,
             |l| text_eq(p, "name", Some(&l.name)),
-            to_json,
+            plain,
         ),
         // No include_deleted here: tax rates are never deleted.
         "tax_rates" => {
@@ -530,7 +563,7 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                 p,
                 &common,
                 |t| text_eq(p, "name", Some(&t.name)),
-                to_json,
+                plain,
             )
         }
         // Oldest first, no date filters, no include_deleted.
@@ -546,9 +579,8 @@ fn list_collection(data: &KatanaData, collection: &str, p: &Params) -> Checked<R
                         && int_eq(location, Some(i.location_id))
                         && (archived || i.archived_at.is_none())
                 })
-                .map(to_json)
-                .collect();
-            paged(items, p)
+                .collect::<Vec<_>>();
+            paged(items, p, plain)
         }
         _ => Err(not_found()),
     }
@@ -564,7 +596,7 @@ fn get_one(data: &KatanaData, collection: &str, id: &str) -> Checked<Response> {
             .sales_orders
             .get(&id)
             .filter(|o| o.deleted_at.is_none())
-            .map(|o| render_order(data, o)),
+            .and_then(|o| render_orders(data, &[o]).pop()),
         "sales_order_rows" => data
             .sales_order_rows
             .get(&id)
@@ -574,7 +606,7 @@ fn get_one(data: &KatanaData, collection: &str, id: &str) -> Checked<Response> {
             .products
             .get(&id)
             .filter(|p| p.deleted_at.is_none())
-            .map(|p| render_product(data, p)),
+            .and_then(|p| render_products(data, &[p]).pop()),
         "variants" => data
             .variants
             .get(&id)
