@@ -769,8 +769,15 @@ fn finish_order(g: &mut Gen, k: &mut KatanaData, id: i64, at: Timestamp) {
         order.deleted_at = Some(order.updated_at);
     }
     let order_updated = order.updated_at;
-    let row_ids: Vec<i64> = k.order_rows(id).iter().map(|r| r.id).collect();
-    for rid in row_ids {
+    // The order was just inserted: its rows are the newest ones.
+    let row_ids: Vec<i64> = k
+        .sales_order_rows
+        .values()
+        .rev()
+        .take_while(|r| r.sales_order_id == id)
+        .map(|r| r.id)
+        .collect();
+    for &rid in &row_ids {
         let as_text = g.chance(0.5);
         let delete_row = !deleted && g.chance(0.02);
         let later = g.later(order_updated, 3);
@@ -785,7 +792,15 @@ fn finish_order(g: &mut Gen, k: &mut KatanaData, id: i64, at: Timestamp) {
             }
         }
     }
-    k.recompute_order(id);
+    let live: Vec<i64> = row_ids
+        .into_iter()
+        .filter(|r| {
+            k.sales_order_rows
+                .get(r)
+                .is_some_and(|r| r.deleted_at.is_none())
+        })
+        .collect();
+    k.recompute_rows(id, &live);
 }
 
 /// The handful of records a robust client must quarantine (or handle) rather than trip on.

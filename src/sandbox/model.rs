@@ -857,10 +857,12 @@ impl KatanaData {
             deleted_at: None,
         };
         self.sales_orders.insert(id, order);
-        for row in new.rows {
-            self.insert_row(id, row, at);
-        }
-        self.recompute_order(id);
+        let rows: Vec<i64> = new
+            .rows
+            .into_iter()
+            .map(|row| self.insert_row(id, row, at))
+            .collect();
+        self.recompute_rows(id, &rows);
         id
     }
 
@@ -947,6 +949,13 @@ impl KatanaData {
     /// Recomputes the derived amounts of an order and its live rows, as Katana does after
     /// an edit. Rows whose quantity or price does not parse count as zero.
     pub(crate) fn recompute_order(&mut self, order_id: i64) {
+        let rows: Vec<i64> = self.order_rows(order_id).iter().map(|r| r.id).collect();
+        self.recompute_rows(order_id, &rows);
+    }
+
+    /// [`Self::recompute_order`] given the order's live row ids (the generator knows them,
+    /// which spares a scan of every row per order).
+    pub(crate) fn recompute_rows(&mut self, order_id: i64, row_ids: &[i64]) {
         let Some(order) = self.sales_orders.get(&order_id) else {
             return;
         };
@@ -955,11 +964,10 @@ impl KatanaData {
         let tax_rates: BTreeMap<i64, Decimal> =
             self.tax_rates.values().map(|t| (t.id, t.rate)).collect();
         let mut total = Decimal::ZERO;
-        for row in self
-            .sales_order_rows
-            .values_mut()
-            .filter(|r| r.sales_order_id == order_id && r.deleted_at.is_none())
-        {
+        for id in row_ids {
+            let Some(row) = self.sales_order_rows.get_mut(id) else {
+                continue;
+            };
             let price = Decimal::from_str(&row.price_per_unit).unwrap_or_default();
             let qty = row.quantity.decimal().unwrap_or_default();
             let discount = row
