@@ -329,14 +329,14 @@ async fn serial_sessions_queue_parallel_requests() {
     assert_eq!(stats.luca.max_session_concurrency, 1);
     assert_eq!(stats.luca.queued_requests, 0);
 
-    sb.set_faults("luca.serial=1,luca.latency=300".parse().expect("spec"));
+    sb.set_faults("luca.serial=1,luca.latency=500".parse().expect("spec"));
     let started = Instant::now();
     let empty = json!({});
     let calls = (0..4).map(|_| luca(&c, &sb, "ListeleStkDepo.do", &empty));
     let answers = futures::future::join_all(calls).await;
     assert!(answers.iter().all(|a| a["data"].is_array()));
-    // Serialised: four 300 ms requests cannot finish in less than 1.2 s.
-    assert!(started.elapsed() >= Duration::from_millis(1200));
+    // Serialised: four 500 ms requests cannot finish in less than 2 s.
+    assert!(started.elapsed() >= Duration::from_millis(2000));
     let stats = sb.stats();
     assert!(stats.luca.max_session_concurrency >= 2, "{:?}", stats.luca);
     assert!(stats.luca.queued_requests >= 1, "{:?}", stats.luca);
