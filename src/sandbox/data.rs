@@ -718,7 +718,13 @@ fn orders(g: &mut Gen, k: &mut KatanaData, count: usize) {
             new.conversion_rate = Some(Decimal::new(g.rng.random_range(350_000..389_999), 4));
         }
         let rate = new.conversion_rate.unwrap_or(Decimal::ONE);
-        for _ in 0..g.rng.random_range(1..=5) {
+        // With no products at all (--products 0) orders come without rows.
+        let rows = if sellable.is_empty() {
+            0
+        } else {
+            g.rng.random_range(1..=5)
+        };
+        for _ in 0..rows {
             let (variant_id, price) = *g.pick(&sellable);
             new.rows.push(NewOrderRow {
                 variant_id,
@@ -1134,6 +1140,26 @@ mod tests {
             assert_eq!(g.vkn().len(), 10);
             assert_eq!(g.ean13().len(), 13);
         }
+    }
+
+    #[test]
+    fn empty_sizes_do_not_panic() {
+        let opts = SandboxOptions {
+            orders: 5,
+            products: 0,
+            customers: 0,
+            ..SandboxOptions::default()
+        };
+        let (k, _) = generate(&opts);
+        assert!(k.sales_orders.is_empty(), "no customer, no order");
+        let opts = SandboxOptions {
+            customers: 3,
+            ..opts
+        };
+        let (k, l) = generate(&opts);
+        assert_eq!(k.sales_orders.len(), 5);
+        assert!(k.sales_order_rows.is_empty());
+        assert_eq!(l.branches.len(), 2);
     }
 
     #[test]
