@@ -287,6 +287,17 @@ async fn mutators_stamp_and_create() {
         variants["data"][0]["config_attributes"][0]["config_value"],
         "Mavi"
     );
+    // Single records are bare objects; a deleted one is gone.
+    let one = katana_json(&sb, &format!("/sales_orders/{order}")).await;
+    assert_eq!(one["id"], order);
+    assert_eq!(one["sales_order_rows"].as_array().map(Vec::len), Some(1));
+    let v = katana_json(&sb, &format!("/variants/{variant}")).await;
+    assert_eq!(v["sku"], "DKY-1");
+    sb.with_katana(|k| k.soft_delete::<katana_sync::sandbox::model::Variant>(variant));
+    assert_eq!(
+        katana(&sb, &format!("/variants/{variant}")).await.status(),
+        404
+    );
     let row = sb.with_katana(|k| k.order_rows(order)[0].id);
     assert!(sb.with_katana(|k| k.edit_order_row(row, |r| r.quantity =
         Quantity::Text("5.00000".into()))));

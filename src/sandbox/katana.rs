@@ -591,32 +591,21 @@ fn get_one(data: &KatanaData, collection: &str, id: &str) -> Checked<Response> {
     let Ok(id) = id.parse::<i64>() else {
         return Err(not_found());
     };
+    // The record, if it exists and is not soft-deleted, rendered as its list would.
+    fn live<'a, T: Listed + Serialize>(
+        record: Option<&'a T>,
+        render: impl FnOnce(&[&'a T]) -> Vec<Value>,
+    ) -> Option<Value> {
+        record
+            .filter(|r| r.deleted_at().is_none())
+            .and_then(|r| render(&[r]).pop())
+    }
     let found = match collection {
-        "sales_orders" => data
-            .sales_orders
-            .get(&id)
-            .filter(|o| o.deleted_at.is_none())
-            .and_then(|o| render_orders(data, &[o]).pop()),
-        "sales_order_rows" => data
-            .sales_order_rows
-            .get(&id)
-            .filter(|r| r.deleted_at.is_none())
-            .map(to_json),
-        "products" => data
-            .products
-            .get(&id)
-            .filter(|p| p.deleted_at.is_none())
-            .and_then(|p| render_products(data, &[p]).pop()),
-        "variants" => data
-            .variants
-            .get(&id)
-            .filter(|v| v.deleted_at.is_none())
-            .map(to_json),
-        "locations" => data
-            .locations
-            .get(&id)
-            .filter(|l| l.deleted_at.is_none())
-            .map(to_json),
+        "sales_orders" => live(data.sales_orders.get(&id), |p| render_orders(data, p)),
+        "sales_order_rows" => live(data.sales_order_rows.get(&id), plain),
+        "products" => live(data.products.get(&id), |p| render_products(data, p)),
+        "variants" => live(data.variants.get(&id), plain),
+        "locations" => live(data.locations.get(&id), plain),
         _ => None,
     };
     match found {
