@@ -80,6 +80,9 @@ pub enum Command {
     DeleteSku(DeleteSkuArgs),
     /// Check config, store and authentication; say what is wrong and how to fix it
     Doctor,
+    /// The built-in simulator of the Katana and Luca APIs
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -209,9 +212,12 @@ pub struct SandboxServeArgs {
     /// Latency added to every response, in milliseconds
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Fault knobs, comma-separated key=value (see the README), e.g.
-    /// `lost=0.1,http5xx=0.05,expire_every=200,serial=1`
-    #[arg(long, default_value = "")]
+    /// Fault knobs, comma-separated key=value; a key may be scoped `katana.` or `luca.`
+    /// (unscoped: every side it applies to). Keys: http5xx=P, reset=P, latency=MS (both);
+    /// burst429=N (Katana); lost=P, expire_every=N, serial=1, lookup_fail=html|error|timeout,
+    /// luca_down=1, bad_login=1 (Luca). P is a probability from 0 to 1. Example:
+    /// `lost=0.1,http5xx=0.05,expire_every=200,serial=1`. See docs/sandbox.md
+    #[arg(long, default_value = "", value_parser = crate::sandbox::parse_fault_spec)]
     pub faults: String,
     /// Leave out the deliberately bad demo records (null SKU, unknown variant, ...)
     #[arg(long)]

@@ -23,6 +23,22 @@ pub struct Needs {
     pub lock: bool,
 }
 
+impl Needs {
+    /// A command that writes: the lock, and a config file unless under `--sandbox`.
+    pub fn writer(opts: &GlobalOpts) -> Needs {
+        Needs {
+            config_file: !opts.sandbox,
+            lock: true,
+        }
+    }
+
+    /// A command that only reads the store: neither.
+    pub const READER: Needs = Needs {
+        config_file: false,
+        lock: false,
+    };
+}
+
 pub struct Ctx {
     pub opts: GlobalOpts,
     pub config: Config,

@@ -17,5 +17,6 @@ pub mod luca;
 pub mod net;
 pub mod progress;
 pub mod report;
+pub mod sandbox;
 pub mod store;
 pub mod sync;

@@ -10,15 +10,7 @@ pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyh
     match cmd {
         AdjustmentsCmd::List { status } => {
             // Read-only: no config file needed, no lock.
-            let ctx = Ctx::open(
-                opts,
-                progress,
-                Needs {
-                    config_file: false,
-                    lock: false,
-                },
-            )
-            .await?;
+            let ctx = Ctx::open(opts, progress, Needs::READER).await?;
             let filter = status_name(status);
             let list = adjustments::list(ctx.store.conn(), filter)?;
             if opts.json {
@@ -54,15 +46,7 @@ async fn decide(
     sel: &Selection,
     status: &str,
 ) -> anyhow::Result<Exit> {
-    let ctx = Ctx::open(
-        opts,
-        progress,
-        Needs {
-            config_file: !opts.sandbox,
-            lock: true,
-        },
-    )
-    .await?;
+    let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
     let conn = ctx.store.conn();
     let missing = adjustments::missing_ids(conn, &sel.ids)?;
     if !missing.is_empty() {

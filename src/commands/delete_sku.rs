@@ -11,15 +11,7 @@ use crate::report::SyncType;
 use crate::sync::delete_sku::{self, Deletion};
 
 pub async fn run(opts: &GlobalOpts, progress: Mode, args: &DeleteSkuArgs) -> anyhow::Result<Exit> {
-    let ctx = Ctx::open(
-        opts,
-        progress,
-        Needs {
-            config_file: !opts.sandbox,
-            lock: true,
-        },
-    )
-    .await?;
+    let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
     let ask = !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let confirm = |sku: &str, id: i64| -> anyhow::Result<bool> {
         if !ask {

@@ -20,6 +20,10 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     match cli.command {
         Command::History(args) => history::run(g, progress, &args),
         Command::Completions { shell } => completions::run(shell),
+        Command::Sandbox(crate::cli::SandboxCmd::Serve(args)) => {
+            crate::sandbox::serve(&args).await?;
+            Ok(Exit::Ok)
+        }
         Command::Doctor => doctor::run(g, progress).await,
         Command::Adjustments(cmd) => adjustments::run(g, progress, cmd).await,
         Command::DeleteSku(args) => delete_sku::run(g, progress, &args).await,
@@ -69,15 +73,7 @@ async fn single_pass(
     sync_type: SyncType,
     body: impl AsyncFnOnce(&Ctx, &mut Tally) -> anyhow::Result<()>,
 ) -> anyhow::Result<Exit> {
-    let ctx = Ctx::open(
-        opts,
-        progress,
-        Needs {
-            config_file: !opts.sandbox,
-            lock: true,
-        },
-    )
-    .await?;
+    let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
     let (run, err) = run_pass(&ctx, sync_type, async |t| body(&ctx, t).await).await;
     print_run(&ctx, &run)?;
     match err {

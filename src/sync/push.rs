@@ -178,6 +178,26 @@ fn is_fatal(e: &luca::Error) -> bool {
     e.is_fatal() || matches!(e, luca::Error::Unavailable { .. })
 }
 
+/// Settles a row (and, once done, records the object in the store's id maps) in one
+/// transaction.
+fn finish<K: Kind>(
+    ctx: &Ctx,
+    kind: &K,
+    row: &Row,
+    state: State,
+    id: Option<i64>,
+    outcome: &str,
+    detail: Option<&str>,
+) -> anyhow::Result<()> {
+    ctx.store.write(|tx| {
+        outbox::settle(tx, row.id, state, id, outcome, detail, &crate::store::now())?;
+        if state == State::Done {
+            kind.record(tx, &row.key, id, outcome == "adopted")?;
+        }
+        Ok(())
+    })
+}
+
 async fn settle_row<K: Kind>(
     ctx: &Ctx,
     luca: &LucaClient,
@@ -194,46 +214,33 @@ async fn settle_row<K: Kind>(
                 let why =
                     format!("lookup failed ({e}); nothing was sent, the next run looks again");
                 if !ctx.dry_run() && row.may_exist() {
-                    ctx.store.write(|tx| {
-                        outbox::settle(
-                            tx,
-                            row.id,
-                            State::Unknown,
-                            None,
-                            "lookup_failed",
-                            Some(&why),
-                            &crate::store::now(),
-                        )
-                    })?;
+                    finish(
+                        ctx,
+                        kind,
+                        &row,
+                        State::Unknown,
+                        None,
+                        "lookup_failed",
+                        Some(&why),
+                    )?;
                 }
                 return Ok(Settled::InDoubt(why));
             }
         };
         match found {
+            Lookup::Found(id) if ctx.dry_run() => {
+                return Ok(Settled::Planned(
+                    json!({"kind": name, "key": row.key, "action": "adopt", "luca_id": id}),
+                ));
+            }
             Lookup::Found(id) => {
-                if ctx.dry_run() {
-                    return Ok(Settled::Planned(
-                        json!({"kind": name, "key": row.key, "action": "adopt", "luca_id": id}),
-                    ));
-                }
-                ctx.store.write(|tx| {
-                    outbox::settle(
-                        tx,
-                        row.id,
-                        State::Done,
-                        id,
-                        "adopted",
-                        None,
-                        &crate::store::now(),
-                    )?;
-                    kind.record(tx, &row.key, id, true)
-                })?;
+                finish(ctx, kind, &row, State::Done, id, "adopted", None)?;
                 return Ok(Settled::Adopted);
             }
             Lookup::Unsupported if row.may_exist() => {
                 return Ok(Settled::InDoubt(format!(
-                    "outcome unknown ({}) and Luca offers no lookup for a {name}: check Luca, then \
-                     `adjustments resolve` it",
+                    "outcome unknown ({}) and Luca offers no lookup for a {name}: check Luca, \
+                     then `adjustments resolve` it",
                     row.last_error
                         .as_deref()
                         .unwrap_or("the run was interrupted")
@@ -258,65 +265,49 @@ async fn settle_row<K: Kind>(
             return Err(e.into());
         }
     };
-    let now = crate::store::now();
     match outcome {
         Outcome::Done(answer) => {
-            let id = kind.created_id(&answer);
-            ctx.store.write(|tx| {
-                outbox::settle(tx, row.id, State::Done, id, "created", None, &now)?;
-                kind.record(tx, &row.key, id, false)
-            })?;
+            finish(
+                ctx,
+                kind,
+                &row,
+                State::Done,
+                kind.created_id(&answer),
+                "created",
+                None,
+            )?;
             Ok(Settled::Created)
         }
-        Outcome::Exists(msg) => {
-            // Luca has it already (an earlier run, or a person): adopt its id.
-            match kind.lookup(luca, &row.key).await {
-                Ok(Lookup::Found(id)) => {
-                    ctx.store.write(|tx| {
-                        outbox::settle(tx, row.id, State::Done, id, "adopted", Some(&msg), &now)?;
-                        kind.record(tx, &row.key, id, true)
-                    })?;
-                    Ok(Settled::Adopted)
-                }
-                other => {
-                    let why = format!(
-                        "Luca says it exists ({msg}) but the lookup gave {other:?}; the next run looks again"
-                    );
-                    ctx.store.write(|tx| {
-                        outbox::settle(tx, row.id, State::Unknown, None, "exists", Some(&why), &now)
-                    })?;
-                    Ok(Settled::InDoubt(why))
-                }
+        // Luca has it already (an earlier run, or a person): adopt its id.
+        Outcome::Exists(msg) => match kind.lookup(luca, &row.key).await {
+            Ok(Lookup::Found(id)) => {
+                finish(ctx, kind, &row, State::Done, id, "adopted", Some(&msg))?;
+                Ok(Settled::Adopted)
             }
-        }
+            other => {
+                let why = format!(
+                    "Luca says it exists ({msg}) but the lookup gave {other:?}; the next run looks again"
+                );
+                finish(ctx, kind, &row, State::Unknown, None, "exists", Some(&why))?;
+                Ok(Settled::InDoubt(why))
+            }
+        },
         Outcome::Rejected(msg) => {
-            ctx.store.write(|tx| {
-                outbox::settle(
-                    tx,
-                    row.id,
-                    State::Rejected,
-                    None,
-                    "rejected",
-                    Some(&msg),
-                    &now,
-                )
-            })?;
+            finish(
+                ctx,
+                kind,
+                &row,
+                State::Rejected,
+                None,
+                "rejected",
+                Some(&msg),
+            )?;
             Ok(Settled::Rejected(msg))
         }
         Outcome::Unknown(why) => {
             let why =
                 format!("outcome unknown ({why}); it is looked up before anything is sent again");
-            ctx.store.write(|tx| {
-                outbox::settle(
-                    tx,
-                    row.id,
-                    State::Unknown,
-                    None,
-                    "unknown",
-                    Some(&why),
-                    &now,
-                )
-            })?;
+            finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
             Ok(Settled::InDoubt(why))
         }
     }

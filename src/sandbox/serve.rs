@@ -1,0 +1,67 @@
+//! `katana-sync sandbox serve`: the simulator alone, for demos and for tests driven from
+//! another process.
+
+use std::future::Future;
+use std::io::Write;
+
+use super::{Faults, Sandbox, SandboxOptions};
+use crate::cli::SandboxServeArgs;
+
+/// Serves until Ctrl-C or SIGTERM. The first two lines on stdout are
+/// `katana: http://ADDR/v1` and `luca: http://ADDR/Yetki`, flushed at once, so a parent
+/// process can read the URLs (with the real port when `--addr` ends in `:0`).
+pub async fn serve(args: &SandboxServeArgs) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout();
+    serve_with(args, &mut stdout, stop_signal()).await
+}
+
+/// [`serve`] with the output and the stop signal supplied by the caller.
+pub async fn serve_with(
+    args: &SandboxServeArgs,
+    out: &mut (dyn Write + Send),
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // Checked here too, for callers that build the arguments by hand.
+    let faults: Faults = args.faults.parse()?;
+    let opts = SandboxOptions {
+        faults,
+        ..SandboxOptions::from(args)
+    };
+    let sandbox = Sandbox::start(opts, &args.addr).await?;
+    writeln!(out, "katana: {}", sandbox.katana_url())?;
+    writeln!(out, "luca: {}", sandbox.luca_url())?;
+    out.flush()?;
+    eprintln!(
+        "sandbox: Katana key {:?}, Luca login orgCode {:?} userName {:?}; stats at http://{}/_sandbox/stats; Ctrl-C stops",
+        args.katana_key,
+        args.luca_org_code,
+        args.luca_user,
+        sandbox.addr()
+    );
+    stop.await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
