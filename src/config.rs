@@ -608,6 +608,17 @@ impl Config {
         self.luca.password = SecretString::from("sandbox".to_string());
         self.luca.password_source = SecretSource::Sandbox;
         self.luca.branch_id = 1;
+        // The simulator's Luca units and warehouses (docs/sandbox.md).
+        self.mapping.default_unit_id = 5;
+        self.mapping.units = [("pcs", 5), ("m", 8), ("kg", 3)]
+            .into_iter()
+            .map(|(u, id)| (u.to_string(), id))
+            .collect();
+        self.mapping.warehouses = [(1001, "001"), (1002, "002"), (1003, "003")]
+            .into_iter()
+            .map(|(id, code)| (id, code.to_string()))
+            .collect();
+        self.mapping.default_warehouse = String::new();
         self
     }
 

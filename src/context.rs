@@ -40,6 +40,8 @@ impl Needs {
 }
 
 pub struct Ctx {
+    /// The in-process simulator under `--sandbox` (stops when the context drops).
+    pub sandbox: Option<crate::sandbox::Sandbox>,
     pub opts: GlobalOpts,
     pub config: Config,
     pub store: Store,
@@ -68,12 +70,81 @@ impl RequestCounters {
 
 impl Ctx {
     pub async fn open(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+        if opts.sandbox {
+            return Self::open_sandbox(opts, progress, needs).await;
+        }
         let overrides = Overrides {
             config: opts.config.clone(),
             db: opts.db.clone(),
         };
         let config = config::load(&overrides, &config::process_env, needs.config_file)?;
         Self::with_config(opts, progress, needs, config)
+    }
+
+    /// The store alone, for commands that only read it (`history`, `adjustments list`):
+    /// no config file needed, no lock, no simulator started.
+    pub fn read_store(opts: &GlobalOpts) -> anyhow::Result<Store> {
+        let path = if opts.sandbox {
+            opts.db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::SANDBOX_STORE))
+        } else {
+            let overrides = Overrides {
+                config: opts.config.clone(),
+                db: opts.db.clone(),
+            };
+            config::load(&overrides, &config::process_env, false)?
+                .store
+                .path
+        };
+        Store::open(&path)
+    }
+
+    /// `--sandbox`: the built-in simulator on 127.0.0.1:0 with demo data, no config file
+    /// and no credentials, and a store of its own (`katana-sync-sandbox.db` unless
+    /// `--db`). The simulator's data are kept beside that store, so a second run sees
+    /// the same remote and shows the incremental behaviour.
+    async fn open_sandbox(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+        let store = opts
+            .db
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::SANDBOX_STORE));
+        let mut state = store.as_os_str().to_owned();
+        state.push(".sandbox.json");
+        let sandbox_opts = crate::sandbox::SandboxOptions {
+            state_file: Some(PathBuf::from(state)),
+            ..Default::default()
+        };
+        let overrides = Overrides {
+            config: None,
+            db: Some(store),
+        };
+        let defaults = config::load(&overrides, &|_| None, false)?;
+        // The lock first: a second run must not even start a simulator on this state.
+        let lock = if needs.lock {
+            Some(StoreLock::acquire(&defaults.store.path)?)
+        } else {
+            None
+        };
+        let sandbox = crate::sandbox::Sandbox::start(sandbox_opts, "127.0.0.1:0").await?;
+        tracing::debug!(
+            "sandbox: katana {} luca {}",
+            sandbox.katana_url(),
+            sandbox.luca_url()
+        );
+        let config = defaults.for_sandbox(sandbox.katana_url(), sandbox.luca_url());
+        let mut ctx = Self::with_config(
+            opts,
+            progress,
+            Needs {
+                lock: false,
+                ..needs
+            },
+            config,
+        )?;
+        ctx._lock = lock;
+        ctx.sandbox = Some(sandbox);
+        Ok(ctx)
     }
 
     pub fn with_config(
@@ -91,6 +162,7 @@ impl Ctx {
         };
         let store = Store::open(&path)?;
         Ok(Ctx {
+            sandbox: None,
             opts: opts.clone(),
             config,
             store,

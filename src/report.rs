@@ -149,14 +149,18 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Counts a record that failed or was quarantined, with its reason.
+    /// Counts a record that failed or was quarantined, with its reason (once per run,
+    /// however often the pass meets it).
     pub fn fail(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
-        self.failed += 1;
-        self.errors.push(RecordError {
+        let e = RecordError {
             entity: entity.to_string(),
             key: key.into(),
             reason: reason.into(),
-        });
+        };
+        if !self.errors.contains(&e) {
+            self.failed += 1;
+            self.errors.push(e);
+        }
     }
 
     /// Adds an item to the `planned` list of a dry run.
@@ -198,6 +202,34 @@ pub fn render_run(run: &Run) -> String {
     }
     for e in &run.errors {
         let _ = writeln!(out, "  {} {}: {}", e.entity, e.key, e.reason);
+    }
+    if let Some(Value::Array(new)) = run.extra.get("new_orders")
+        && !new.is_empty()
+    {
+        let shown: Vec<String> = new
+            .iter()
+            .take(10)
+            .map(|o| {
+                format!(
+                    "{} ({}, {})",
+                    o["order_no"].as_str().unwrap_or("?"),
+                    o["customer"].as_str().unwrap_or("unknown customer"),
+                    o["status"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        let more = new.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            out,
+            "  {} new order(s): {}{}",
+            new.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more (--json lists all)")
+            } else {
+                String::new()
+            }
+        );
     }
     if let Some(Value::Array(planned)) = run.extra.get("planned") {
         let _ = writeln!(out, "  would write {} record(s):", planned.len());

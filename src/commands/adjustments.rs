@@ -10,9 +10,9 @@ pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyh
     match cmd {
         AdjustmentsCmd::List { status } => {
             // Read-only: no config file needed, no lock.
-            let ctx = Ctx::open(opts, progress, Needs::READER).await?;
+            let store = Ctx::read_store(opts)?;
             let filter = status_name(status);
-            let list = adjustments::list(ctx.store.conn(), filter)?;
+            let list = adjustments::list(store.conn(), filter)?;
             if opts.json {
                 println!(
                     "{}",

@@ -1,11 +1,10 @@
 //! `history [--limit N] [--type T] [--json]`: the last runs, newest first.
 
 use crate::cli::{GlobalOpts, HistoryArgs};
-use crate::config::{self, Overrides};
+use crate::context::Ctx;
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
 use crate::report::{SyncType, render_history};
-use crate::store::Store;
 
 pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
     let sync_type = match &args.sync_type {
@@ -20,15 +19,7 @@ pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Re
     };
     // No config needed: the store comes from --db, KATANA_SYNC_DB, the config if
     // present, or the default path (SPEC section 3). No lock: history only reads.
-    let config = config::load(
-        &Overrides {
-            config: opts.config.clone(),
-            db: opts.db.clone(),
-        },
-        &config::process_env,
-        false,
-    )?;
-    let store = Store::open(&config.store.path)?;
+    let store = Ctx::read_store(opts)?;
     let runs = store.runs(args.limit, sync_type)?;
     if opts.json {
         println!(

@@ -144,6 +144,10 @@ pub(crate) struct Shared {
     luca_rt: Mutex<luca::Runtime>,
     hooks: Mutex<Vec<PendingHook>>,
     persister: Option<state::Persister>,
+    /// Changed since the state file was last written.
+    dirty: std::sync::atomic::AtomicBool,
+    /// A save is scheduled.
+    saving: std::sync::atomic::AtomicBool,
 }
 
 /// Locks a mutex, ignoring poisoning: a panicking test hook must not wedge the server.
@@ -171,15 +175,38 @@ impl Shared {
         }
     }
 
-    /// Saves the state file, when there is one.
-    fn persist(&self) {
-        if let Some(p) = &self.persister {
+    /// Marks the state changed; the state file (when there is one) is written shortly
+    /// after, at most every quarter second. Writing the whole remote after every request
+    /// made a push of a few hundred cards take seconds.
+    fn persist(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.persister.is_none() {
+            return;
+        }
+        self.dirty.store(true, Ordering::SeqCst);
+        if self.saving.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let shared = Arc::clone(self);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(250));
+            shared.saving.store(false, Ordering::SeqCst);
+            shared.flush();
+        });
+    }
+
+    /// Writes the state file now if anything changed.
+    fn flush(&self) {
+        use std::sync::atomic::Ordering;
+        if let Some(p) = &self.persister
+            && self.dirty.swap(false, Ordering::SeqCst)
+        {
             p.save(&self.katana, &self.luca);
         }
     }
 
     /// Counts a successful answer on `path` and runs the hooks that were waiting for it.
-    fn after_katana_answer(&self, path: &str) {
+    fn after_katana_answer(self: &Arc<Self>, path: &str) {
         let due: Vec<Hook> = {
             let mut hooks = lock(&self.hooks);
             let mut due = Vec::new();
@@ -242,6 +269,8 @@ impl Sandbox {
             luca_rt: Mutex::new(luca::Runtime::default()),
             hooks: Mutex::new(Vec::new()),
             persister,
+            dirty: std::sync::atomic::AtomicBool::new(false),
+            saving: std::sync::atomic::AtomicBool::new(false),
             opts,
         });
         if fresh {
@@ -348,11 +377,13 @@ impl Sandbox {
         {
             task.abort();
         }
+        // Drop writes the state file, now that no request is in flight.
     }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.shared.flush();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

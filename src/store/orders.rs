@@ -173,12 +173,22 @@ pub fn stored_rows(conn: &Connection, order_id: i64) -> anyhow::Result<Vec<Store
     Ok(rows)
 }
 
-/// Orders held back by an earlier run (unknown variant, missing SKU, unknown customer),
-/// to be judged again against what the store knows now.
-pub fn held_order_ids(conn: &Connection) -> anyhow::Result<Vec<i64>> {
+/// Orders to judge again against what the store knows now: those held back by an
+/// earlier run (unknown variant, missing SKU, unknown customer), and open ones with a
+/// row whose variant or SKU has been held since (e.g. a SKU found to be shared).
+pub fn orders_to_rejudge(conn: &Connection) -> anyhow::Result<Vec<i64>> {
     let mut stmt = conn.prepare(
         "SELECT o.id FROM quarantine q JOIN sales_orders o ON o.order_no = q.key
-         WHERE q.entity = 'sales_order' AND q.resolved_at IS NULL",
+         WHERE q.entity = 'sales_order' AND q.resolved_at IS NULL
+         UNION
+         SELECT DISTINCT r.sales_order_id
+         FROM sales_order_rows r
+         JOIN sales_orders o ON o.id = r.sales_order_id
+         JOIN variants v ON v.id = r.variant_id
+         JOIN quarantine q ON q.resolved_at IS NULL
+              AND ((q.entity = 'sku' AND q.key = v.sku)
+                   OR (q.entity = 'variant' AND q.key = CAST(v.id AS TEXT)))
+         WHERE r.deleted_at IS NULL AND o.deleted_at IS NULL AND o.status <> 'DELIVERED'",
     )?;
     let ids = stmt
         .query_map([], |r| r.get(0))?

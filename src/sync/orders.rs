@@ -14,7 +14,8 @@ use crate::report::Tally;
 use crate::store::adjustments::reconcile_order;
 use crate::store::catalog::{Change, partner_known, upsert_partner, upsert_variant, variant_sku};
 use crate::store::orders::{
-    held_order_ids, mark_unlisted_rows_deleted, stored_order, stored_rows, upsert_order, upsert_row,
+    mark_unlisted_rows_deleted, orders_to_rejudge, stored_order, stored_rows, upsert_order,
+    upsert_row,
 };
 use crate::store::quarantine;
 
@@ -152,7 +153,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     // may have arrived since, e.g. a variant's SKU through `products pull`).
     let summary = ctx.store.write(|tx| {
         let mut ids = touched.clone();
-        ids.extend(held_order_ids(tx)?);
+        ids.extend(orders_to_rejudge(tx)?);
         let mut created = 0;
         for id in ids {
             created += judge_order(ctx, tx, id, tally)?;

@@ -1,0 +1,228 @@
+//! The harness of the tool's integration tests: a real sandbox on 127.0.0.1:0 (its own
+//! tokio runtime in the test process), a real SQLite store in a temporary directory, and
+//! the real `katana-sync` binary run as a child process against both.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use katana_sync::sandbox::{Sandbox, SandboxOptions, Stats};
+use serde_json::Value;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub sandbox: Option<Sandbox>,
+    rt: tokio::runtime::Runtime,
+    /// Extra lines for the config file.
+    pub config_extra: String,
+}
+
+/// Settings of the tool for a test.
+pub struct Tool {
+    pub requests_per_minute: u32,
+    pub page_size: u32,
+    pub sessions: u32,
+    pub charset: &'static str,
+    pub extra: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            requests_per_minute: 600,
+            page_size: 250,
+            sessions: 4,
+            charset: "utf-8",
+            extra: "",
+        }
+    }
+}
+
+/// A data set with no deliberately bad records.
+pub fn clean(orders: usize, products: usize, customers: usize) -> SandboxOptions {
+    SandboxOptions {
+        orders,
+        products,
+        customers,
+        bad_records: false,
+        rate_limit: 600,
+        ..SandboxOptions::default()
+    }
+}
+
+impl Env {
+    pub fn new(opts: SandboxOptions, tool: Tool) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sandbox = rt
+            .block_on(Sandbox::start(opts, "127.0.0.1:0"))
+            .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Env {
+            dir,
+            sandbox: Some(sandbox),
+            rt,
+            config_extra: String::new(),
+        };
+        env.write_config(&tool);
+        env
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        self.sandbox.as_ref().expect("sandbox running")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("store.db")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("sync.toml")
+    }
+
+    pub fn write_config(&self, tool: &Tool) {
+        let sb = self.sandbox();
+        let text = format!(
+            r#"[store]
+path = "{db}"
+
+[katana]
+base_url = "{katana}"
+requests_per_minute = {rpm}
+page_size = {page}
+timeout_secs = 10
+
+[luca]
+base_url = "{luca}"
+org_code = "1000"
+username = "Admin"
+branch_id = 1
+sessions = {sessions}
+request_charset = "{charset}"
+timeout_secs = 5
+
+[sync]
+max_attempts = 3
+
+[mapping]
+default_unit_id = 5
+default_warehouse = ""
+
+[mapping.warehouses]
+"1001" = "001"
+"1002" = "002"
+{extra}
+"#,
+            db = self.db().display(),
+            katana = sb.katana_url(),
+            luca = sb.luca_url(),
+            rpm = tool.requests_per_minute,
+            page = tool.page_size,
+            sessions = tool.sessions,
+            charset = tool.charset,
+            extra = tool.extra,
+        );
+        std::fs::write(self.config_path(), text).expect("config written");
+    }
+
+    /// The binary, with this test's config and the secrets in the environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_katana-sync"));
+        cmd.current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--no-progress")
+            .env("KATANA_API_KEY", "sandbox-key")
+            .env("LUCA_PASSWORD", "sandbox")
+            .env_remove("KATANA_SYNC_DB")
+            .env_remove("KATANA_SYNC_CONFIG")
+            .env_remove("KATANA_SYNC_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("binary runs")
+    }
+
+    /// Runs with `--json`; the exit code and the JSON document on stdout.
+    pub fn run_json(&self, args: &[&str]) -> (i32, Value) {
+        let out = self
+            .cmd()
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("binary runs");
+        let code = out.status.code().unwrap_or(-1);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON on stdout ({e}) for {args:?}, exit {code}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, v)
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts")
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.sandbox().stats()
+    }
+
+    /// The store, opened read-only for assertions.
+    pub fn store(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            &self.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("store opens")
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.store().query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            self.rt.block_on(sb.shutdown());
+        }
+    }
+}
+
+/// Requests the sandbox saw on one endpoint ("GET /v1/sales_orders").
+pub fn hits(stats: &Stats, endpoint: &str) -> u64 {
+    stats.requests.get(endpoint).copied().unwrap_or(0)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `PRAGMA integrity_check` of a store file.
+pub fn integrity(db: &Path) -> String {
+    let c = rusqlite::Connection::open(db).expect("store");
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check")
+}
