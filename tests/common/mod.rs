@@ -184,7 +184,7 @@ default_warehouse = ""
     /// The store, opened read-only for assertions.
     pub fn store(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
-            &self.db(),
+            self.db(),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .expect("store opens")
