@@ -24,6 +24,7 @@ pub struct Tool {
     pub page_size: u32,
     pub sessions: u32,
     pub charset: &'static str,
+    pub luca_timeout_secs: u32,
     pub extra: &'static str,
 }
 
@@ -34,6 +35,7 @@ impl Default for Tool {
             page_size: 250,
             sessions: 4,
             charset: "utf-8",
+            luca_timeout_secs: 5,
             extra: "",
         }
     }
@@ -103,7 +105,7 @@ username = "Admin"
 branch_id = 1
 sessions = {sessions}
 request_charset = "{charset}"
-timeout_secs = 5
+timeout_secs = {luca_timeout}
 
 [sync]
 max_attempts = 3
@@ -124,6 +126,7 @@ default_warehouse = ""
             page = tool.page_size,
             sessions = tool.sessions,
             charset = tool.charset,
+            luca_timeout = tool.luca_timeout_secs,
             extra = tool.extra,
         );
         std::fs::write(self.config_path(), text).expect("config written");
@@ -183,11 +186,8 @@ default_warehouse = ""
 
     /// The store, opened read-only for assertions.
     pub fn store(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            self.db(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("store opens")
+        rusqlite::Connection::open_with_flags(self.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("store opens")
     }
 
     pub fn count(&self, sql: &str) -> i64 {
@@ -205,6 +205,32 @@ impl Drop for Env {
             self.rt.block_on(sb.shutdown());
         }
     }
+}
+
+/// The live product variants with a SKU, as the store holds them after a pull: the
+/// cards a push must create.
+pub fn eligible_skus(env: &Env) -> Vec<String> {
+    let c = env.store();
+    let mut stmt = c
+        .prepare(
+            "SELECT DISTINCT v.sku FROM variants v JOIN products p ON p.id = v.product_id
+             WHERE v.deleted_at IS NULL AND p.deleted_at IS NULL AND v.sku IS NOT NULL ORDER BY v.sku",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Cards per code in the sandbox's Luca (branch 1), deleted ones left out.
+pub fn cards_with_code(env: &Env, code: &str) -> usize {
+    env.sandbox().with_luca(|l| {
+        l.stock_cards_with_code(1, code)
+            .iter()
+            .filter(|c| !c.deleted)
+            .count()
+    })
 }
 
 /// Requests the sandbox saw on one endpoint ("GET /v1/sales_orders").
