@@ -29,6 +29,9 @@ pub enum Mode {
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
+/// Targets that would print credentials at some level.
+const SILENCED: [&str; 2] = ["cookie_store=off", "reqwest::cookie=off"];
+
 /// Sets up logging for the process and returns the progress mode.
 pub fn init(opts: &GlobalOpts) -> Mode {
     let filter = match std::env::var("KATANA_SYNC_LOG") {
@@ -41,6 +44,11 @@ pub fn init(opts: &GlobalOpts) -> Mode {
             _ => "info,katana_sync=trace",
         }),
     };
+    // Whatever the filter asks for: the cookie jar logs whole Set-Cookie headers (the
+    // Luca session id is a credential), so it never logs at all.
+    let filter = SILENCED.iter().fold(filter, |f, d| {
+        f.add_directive(d.parse().expect("valid directive"))
+    });
     let mode = if opts.quiet > 0 {
         Mode::Silent
     } else if !opts.no_progress && std::io::stderr().is_terminal() {

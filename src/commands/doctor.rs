@@ -4,11 +4,13 @@
 use serde::Serialize;
 
 use crate::cli::GlobalOpts;
-use crate::config::{self, Config, Overrides};
+use crate::config::{self, Config, Overrides, SecretSource};
+use crate::context::{Ctx, Needs};
 use crate::error::{Exit, exit_for};
 use crate::progress::Mode;
 use crate::store::lock::StoreLock;
 use crate::store::{SCHEMA_VERSION, Store};
+use crate::{katana, luca};
 
 #[derive(Debug, Serialize)]
 pub struct Check {
@@ -47,37 +49,51 @@ impl Check {
     }
 }
 
-pub async fn run(opts: &GlobalOpts, _progress: Mode) -> anyhow::Result<Exit> {
+pub async fn run(opts: &GlobalOpts, progress: Mode) -> anyhow::Result<Exit> {
     let mut checks = Vec::new();
     let overrides = Overrides {
         config: opts.config.clone(),
         db: opts.db.clone(),
     };
-    let config = match config::load(&overrides, &config::process_env, !opts.sandbox) {
-        Ok(c) => {
+    // Under --sandbox the context brings its own config (and starts the simulator).
+    let sandbox_ctx = match opts.sandbox {
+        true => Some(Ctx::open(opts, progress, Needs::READER).await?),
+        false => None,
+    };
+    let config = match &sandbox_ctx {
+        Some(ctx) => Ok(ctx.config.clone()),
+        None => config::load(&overrides, &config::process_env, true),
+    };
+    match config {
+        Ok(config) => {
             checks.push(Check::ok(
                 "config",
-                match &c.file {
+                match &config.file {
                     Some(f) => format!("{} is valid", f.display()),
                     None => "no config file; built-in defaults".to_string(),
                 },
             ));
-            Some(c)
+            checks.extend(secret_checks(&config));
+            let store = store_check(&config);
+            let store_ok = store.ok;
+            checks.push(store);
+            checks.push(lock_check(&config));
+            let ctx = match sandbox_ctx {
+                Some(ctx) => Some(ctx),
+                None if store_ok => Some(Ctx::with_config(opts, progress, Needs::READER, config)?),
+                None => None,
+            };
+            if let Some(ctx) = ctx {
+                checks.push(katana_check(&ctx).await);
+                checks.push(luca_check(&ctx).await);
+            }
         }
-        Err(e) => {
-            checks.push(Check::fail(
-                "config",
-                Exit::Config,
-                e.to_string(),
-                "correct the key named above; `sync.toml` in the repository documents every key",
-            ));
-            None
-        }
-    };
-    if let Some(config) = &config {
-        checks.extend(secret_checks(config));
-        checks.push(store_check(config));
-        checks.push(lock_check(config));
+        Err(e) => checks.push(Check::fail(
+            "config",
+            Exit::Config,
+            e.to_string(),
+            "correct the key named above; `sync.toml` in the repository documents every key",
+        )),
     }
     let exit = checks.iter().fold(Exit::Ok, |acc, c| acc.worst(c.exit));
     if opts.json {
@@ -103,15 +119,13 @@ pub async fn run(opts: &GlobalOpts, _progress: Mode) -> anyhow::Result<Exit> {
 
 /// Says where each secret comes from (never its value).
 fn secret_checks(config: &Config) -> Vec<Check> {
+    let source = |s: SecretSource| match s {
+        SecretSource::Unset => "not set".to_string(),
+        other => format!("from {other}"),
+    };
     vec![
-        Check::ok(
-            "katana key",
-            format!("from {}", config.katana.api_key_source),
-        ),
-        Check::ok(
-            "luca password",
-            format!("from {}", config.luca.password_source),
-        ),
+        Check::ok("katana key", source(config.katana.api_key_source)),
+        Check::ok("luca password", source(config.luca.password_source)),
     ]
 }
 
@@ -149,6 +163,77 @@ fn store_check(config: &Config) -> Check {
                  rebuild it from Katana (Luca ids are re-adopted by lookup)",
             ),
         },
+    }
+}
+
+/// A read-only request with the configured key (`GET /locations?limit=1`).
+async fn katana_check(ctx: &Ctx) -> Check {
+    const NAME: &str = "katana";
+    let client = match ctx.katana().await {
+        Ok(c) => c,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                exit_for(&e),
+                format!("{e:#}"),
+                "set katana.api_key or KATANA_API_KEY",
+            );
+        }
+    };
+    match client.probe().await {
+        Ok(()) => Check::ok(
+            NAME,
+            format!("{} accepts the key", ctx.config.katana.base_url),
+        ),
+        Err(e) => {
+            let fix = match &e {
+                katana::Error::Auth { .. } => {
+                    "create a new API key in Katana (Settings → API) and set it in KATANA_API_KEY"
+                }
+                katana::Error::Unavailable { .. } => {
+                    "check katana.base_url and the network; the next run retries by itself"
+                }
+                katana::Error::Rejected { .. } => "check katana.base_url: it should end in /v1",
+            };
+            Check::fail(NAME, e.exit(), e.to_string(), fix)
+        }
+    }
+}
+
+/// Logs in and selects the branch (nothing else).
+async fn luca_check(ctx: &Ctx) -> Check {
+    const NAME: &str = "luca";
+    let client = match ctx.luca().await {
+        Ok(c) => c,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                exit_for(&e),
+                format!("{e:#}"),
+                "set luca.org_code, luca.username and LUCA_PASSWORD",
+            );
+        }
+    };
+    match client.probe().await {
+        Ok(()) => Check::ok(
+            NAME,
+            format!(
+                "{} login and branch selection work",
+                ctx.config.luca.base_url
+            ),
+        ),
+        Err(e) => {
+            let fix = match &e {
+                luca::Error::Auth { .. } => {
+                    "check the org code, user and password; the user must be the organisation's Admin"
+                }
+                luca::Error::NoSuchBranch { .. } => {
+                    "set luca.branch_id to one of the branches listed"
+                }
+                _ => "check luca.base_url and the network; the next run retries by itself",
+            };
+            Check::fail(NAME, e.exit(), e.to_string(), fix)
+        }
     }
 }
 

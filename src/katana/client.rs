@@ -192,9 +192,9 @@ impl KatanaClient {
         Ok(out)
     }
 
-    /// A read-only probe of the credentials (for `doctor`).
+    /// A read-only probe of the credentials (for `doctor`): one attempt, no retries.
     pub async fn probe(&self) -> Result<(), Error> {
-        self.get("/locations", &[("limit", "1".to_string())])
+        self.get_with("/locations", &[("limit", "1".to_string())], 1)
             .await
             .map(|_| ())
     }
@@ -205,6 +205,15 @@ impl KatanaClient {
 
     /// A GET, paced by the limiter, retried on transient failures.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(Value, HeaderMap), Error> {
+        self.get_with(path, query, self.max_attempts).await
+    }
+
+    async fn get_with(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        max_attempts: u32,
+    ) -> Result<(Value, HeaderMap), Error> {
         let url = format!("{}{}", self.base, path);
         let mut backoff = crate::backoff::Backoff::default();
         let mut failures = 0u32;
@@ -271,7 +280,7 @@ impl KatanaClient {
                 Err(e) => crate::net::transport_error(&e),
             };
             failures += 1;
-            if failures >= self.max_attempts {
+            if failures >= max_attempts {
                 return Err(Error::Unavailable {
                     path: path.to_string(),
                     attempts: failures,
@@ -281,7 +290,7 @@ impl KatanaClient {
             let delay = backoff.next_delay();
             tracing::warn!(
                 "GET {path} failed ({last}); retry {failures}/{} in {:.1}s",
-                self.max_attempts - 1,
+                max_attempts - 1,
                 delay.as_secs_f64()
             );
             tokio::time::sleep(delay).await;
