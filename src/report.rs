@@ -163,6 +163,34 @@ impl Tally {
         }
     }
 
+    /// Counts what storing one record did; in a dry run, also lists a change as planned.
+    pub fn stored(
+        &mut self,
+        dry_run: bool,
+        entity: &str,
+        key: &str,
+        change: crate::store::catalog::Change,
+    ) {
+        use crate::store::catalog::Change;
+        let action = match change {
+            Change::Created => {
+                self.created += 1;
+                "create"
+            }
+            Change::Updated => {
+                self.updated += 1;
+                "update"
+            }
+            Change::Unchanged => {
+                self.skipped += 1;
+                return;
+            }
+        };
+        if dry_run {
+            self.plan(serde_json::json!({"entity": entity, "key": key, "action": action}));
+        }
+    }
+
     /// Adds an item to the `planned` list of a dry run.
     pub fn plan(&mut self, item: Value) {
         match self
@@ -233,12 +261,22 @@ pub fn render_run(run: &Run) -> String {
     }
     if let Some(Value::Array(planned)) = run.extra.get("planned") {
         let _ = writeln!(out, "  would write {} record(s):", planned.len());
-        for p in planned {
+        for p in planned.iter().take(PLANNED_SHOWN) {
             let _ = writeln!(out, "    {}", plan_line(p));
+        }
+        if planned.len() > PLANNED_SHOWN {
+            let _ = writeln!(
+                out,
+                "    … and {} more (--json lists all)",
+                planned.len() - PLANNED_SHOWN
+            );
         }
     }
     out
 }
+
+/// How many planned writes the text summary lists.
+const PLANNED_SHOWN: usize = 30;
 
 fn plan_line(item: &Value) -> String {
     match item {

@@ -385,3 +385,172 @@ fn bad_records_are_quarantined_and_everything_else_is_stored() {
         .collect();
     assert!(!still.iter().any(|r| r.contains("has no SKU")), "{still:?}");
 }
+
+#[test]
+fn a_katana_outage_exits_69_and_loses_nothing() {
+    let opts = SandboxOptions {
+        faults: "katana.http5xx=1".parse().unwrap(),
+        ..clean(50, 5, 10)
+    };
+    let env = Env::new(opts, Tool::default());
+    let out = env.run(&["orders", "pull"]);
+    assert_eq!(out.status.code(), Some(69));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("/sales_orders") && err.contains("unavailable"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM watermarks"),
+        0,
+        "no watermark moved"
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM runs WHERE status = 'failed' AND message LIKE '%unavailable%'"
+        ),
+        1
+    );
+    env.sandbox().set_faults(Default::default());
+    assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
+    assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 50);
+}
+
+#[test]
+fn a_dry_run_lists_what_it_would_write_and_writes_nothing() {
+    let env = Env::new(clean(30, 5, 10), Tool::default());
+    let (code, run) = env.run_json(&["orders", "pull", "--dry-run"]);
+    assert_eq!(code, 0, "{run}");
+    assert_eq!(run["status"], "dry_run");
+    let planned = run["planned"].as_array().unwrap();
+    assert_eq!(planned.len(), 30);
+    assert!(
+        planned
+            .iter()
+            .all(|p| p["entity"] == "sales_order" && p["action"] == "create")
+    );
+    assert!(run["adjustments_created"].as_u64().unwrap() > 0);
+    for table in [
+        "sales_orders",
+        "sales_order_rows",
+        "adjustments",
+        "watermarks",
+        "partners",
+    ] {
+        assert_eq!(
+            env.count(&format!("SELECT count(*) FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs WHERE status = 'dry_run'"),
+        1
+    );
+    // The text form says what would be written.
+    let out = env.run(&["customers", "pull", "--dry-run"]);
+    assert!(
+        common::stdout(&out).contains("would write"),
+        "{}",
+        common::stdout(&out)
+    );
+    let (_, run) = env.run_json(&["orders", "pull"]);
+    assert_eq!(run["created"], 30);
+}
+
+#[test]
+fn the_approval_queue_from_the_command_line() {
+    let env = Env::new(clean(12, 5, 10), Tool::default());
+    assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
+    let (code, list) = env.run_json(&["adjustments", "list"]);
+    assert_eq!(code, 0);
+    let items = list["adjustments"].as_array().unwrap().clone();
+    assert!(items.len() > 5);
+    for a in &items {
+        for key in [
+            "id",
+            "order_no",
+            "sku",
+            "warehouse",
+            "quantity",
+            "kind",
+            "status",
+            "created_at",
+        ] {
+            assert!(a.get(key).is_some(), "{key} in {a}");
+        }
+        assert_eq!(a["status"], "pending");
+        assert_eq!(a["kind"], "sale");
+        assert!(a["quantity"].is_string(), "decimals are strings: {a}");
+    }
+    let ids: Vec<i64> = items.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+
+    let first = ids[0].to_string();
+    assert_eq!(
+        env.run_json(&["adjustments", "approve", &first]).1["changed"],
+        1
+    );
+    assert_eq!(
+        env.run_json(&["adjustments", "approve", &first]).1["changed"],
+        0,
+        "idempotent"
+    );
+    let order = items.last().unwrap()["order_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_order = items
+        .iter()
+        .filter(|a| a["order_no"] == order.as_str())
+        .count();
+    assert_eq!(
+        env.run_json(&["adjustments", "approve", "--order", &order])
+            .1["changed"]
+            .as_u64(),
+        Some(in_order as u64)
+    );
+    let (_, rejected) = env.run_json(&["adjustments", "reject", "--all"]);
+    assert_eq!(
+        rejected["changed"].as_u64().unwrap() as usize,
+        items.len() - 1 - in_order
+    );
+    assert_eq!(
+        env.run_json(&["adjustments", "list"]).1["adjustments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        env.run_json(&["adjustments", "list", "--status", "approved"])
+            .1["adjustments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1 + in_order
+    );
+    let out = env.run(&["adjustments", "approve", "999999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("999999"));
+    let out = env.run(&["adjustments", "approve"]);
+    assert_eq!(out.status.code(), Some(2), "a selection is required");
+}
+
+#[test]
+fn auto_approve_approves_new_adjustments_on_creation() {
+    let env = Env::new(
+        clean(10, 5, 10),
+        Tool {
+            auto_approve: true,
+            ..Tool::default()
+        },
+    );
+    assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
+    assert!(env.count("SELECT count(*) FROM adjustments WHERE status = 'approved'") > 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM adjustments WHERE status = 'pending'"),
+        0
+    );
+}

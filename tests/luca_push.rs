@@ -420,3 +420,100 @@ fn dry_run_plans_and_writes_nothing() {
         1
     );
 }
+
+#[test]
+fn a_name_luca_cannot_store_holds_the_card_back_until_fixed() {
+    let env = Env::new(
+        clean(0, 5, 5),
+        Tool {
+            charset: "windows-1254",
+            ..Tool::default()
+        },
+    );
+    let product = env.sandbox().with_katana(|k| {
+        let p = k.create_product("Łańcuch Dişli", "pcs");
+        k.create_variant(p, Some("LZD-01"), rust_decimal::Decimal::new(4500, 2), &[]);
+        p
+    });
+    assert_eq!(env.run_json(&["products", "pull"]).0, 0);
+    let (code, run) = env.run_json(&["products", "push"]);
+    assert_eq!(code, 1, "{run}");
+    let reason = run["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "LZD-01")
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .expect("LZD-01 held back");
+    assert!(
+        reason.contains("windows-1254") && reason.contains("Ł"),
+        "{reason}"
+    );
+    assert_eq!(cards_with_code(&env, "LZD-01"), 0, "nothing sent");
+    assert!(
+        run["created"].as_u64().unwrap() > 0,
+        "the others went through"
+    );
+
+    env.sandbox().with_katana(|k| {
+        k.edit::<katana_sync::sandbox::model::Product>(product, |p| p.name = "Zincir Dişli".into());
+    });
+    assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
+    assert_eq!(env.run_json(&["products", "push"]).0, 0);
+    assert_eq!(cards_with_code(&env, "LZD-01"), 1);
+}
+
+#[test]
+fn pull_from_luca_maps_cards_by_lookups_or_one_listing_and_distrusts_a_short_listing() {
+    // Few unmapped SKUs: one filtered lookup each, no listing of everything.
+    let env = Env::new(clean(0, 12, 5), Tool::default());
+    assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
+    let unmapped = eligible_skus(&env).len();
+    assert!(unmapped <= 50);
+    env.sandbox().reset_stats();
+    let (code, run) = env.run_json(&["products", "pull", "--from", "luca"]);
+    assert_eq!(code, 0, "{run}");
+    assert_eq!(hits(&env.stats(), LIST) as usize, unmapped);
+    assert_eq!(
+        env.stats().katana.total,
+        0,
+        "--from luca never talks to Katana"
+    );
+    let adopted = env.count(
+        "SELECT count(*) FROM luca_stock_cards WHERE source = 'pull' AND skart_id IS NOT NULL",
+    );
+    assert!(adopted >= 1, "the cards made by a person are mapped");
+    // Luca's names never overwrite the store's Katana data.
+    assert_eq!(
+        env.count("SELECT count(*) FROM products WHERE name = upper(name)"),
+        0
+    );
+
+    // Many unmapped SKUs: one listing.
+    let env = Env::new(clean(0, 60, 5), Tool::default());
+    assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
+    env.sandbox().reset_stats();
+    assert_eq!(env.run_json(&["products", "pull", "--from", "luca"]).0, 0);
+    assert_eq!(hits(&env.stats(), LIST), 1);
+
+    // A listing shorter than what the store already knows is not trusted.
+    {
+        let c = rusqlite::Connection::open(env.db()).unwrap();
+        for i in 0..500 {
+            c.execute(
+                "INSERT INTO luca_stock_cards (sku, skart_id, source, seen_at) VALUES (?1, ?2, 'push', 'x')",
+                rusqlite::params![format!("ZZ-{i}"), 900_000 + i],
+            )
+            .unwrap();
+        }
+        c.execute("DELETE FROM luca_stock_cards WHERE sku NOT LIKE 'ZZ-%'", [])
+            .unwrap();
+    }
+    let out = env.run(&["products", "pull", "--from", "luca"]);
+    assert_eq!(out.status.code(), Some(69), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("incomplete"));
+    assert_eq!(
+        env.count("SELECT count(*) FROM luca_stock_cards WHERE sku NOT LIKE 'ZZ-%'"),
+        0
+    );
+}

@@ -40,11 +40,11 @@ where
                 let text = raw.to_string();
                 tally.processed += 1;
                 match decode::<T>(raw) {
-                    Ok(record) => match store(tx, &record, &text, tally)? {
-                        Change::Created => tally.created += 1,
-                        Change::Updated => tally.updated += 1,
-                        Change::Unchanged => tally.skipped += 1,
-                    },
+                    Ok(record) => {
+                        let change = store(tx, &record, &text, tally)?;
+                        let key = raw.get("id").map_or("?".into(), Value::to_string);
+                        tally.stored(ctx.dry_run(), entity, &key, change);
+                    }
                     Err(reason) => {
                         let key = raw.get("id").map_or("?".into(), Value::to_string);
                         crate::store::quarantine::hold(tx, entity, &key, &reason, Some(&text))?;

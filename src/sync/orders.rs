@@ -75,14 +75,13 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             let now = crate::store::now();
             for d in &decoded {
                 let first_time = seen.insert(d.order.id);
-                match upsert_order(tx, &d.order, &d.order_no, &d.raw)? {
-                    Change::Created if first_time => {
-                        tally.created += 1;
+                let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
+                if first_time {
+                    // A re-walked window meets an order twice; it counts once.
+                    tally.stored(ctx.dry_run(), ENTITY, &d.order_no, change);
+                    if change == Change::Created {
                         new_orders.push(d.order.id);
                     }
-                    Change::Updated if first_time => tally.updated += 1,
-                    _ if first_time => tally.skipped += 1,
-                    _ => {}
                 }
                 let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
                 for (row, raw) in &d.rows {

@@ -253,11 +253,15 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     if (all.len() as i64) < known {
         // An incomplete listing (a lost session answers with an empty list elsewhere)
         // must never be taken for the truth.
-        anyhow::bail!(
-            "Luca listed {} stock cards but the store already knows {known}; the listing looks \
-             incomplete, so nothing was changed. Run `doctor`, then try again",
-            all.len()
-        );
+        return Err(crate::error::Error::Unavailable {
+            remote: crate::error::Remote::Luca,
+            detail: format!(
+                "Luca listed {} stock cards but the store already knows {known}; the listing looks \
+                 incomplete, so nothing was changed. Run `doctor`, then try again",
+                all.len()
+            ),
+        }
+        .into());
     }
     let wanted: std::collections::BTreeSet<&String> = unmapped.iter().collect();
     ctx.store.write(|tx| {

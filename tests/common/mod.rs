@@ -25,6 +25,7 @@ pub struct Tool {
     pub sessions: u32,
     pub charset: &'static str,
     pub luca_timeout_secs: u32,
+    pub auto_approve: bool,
     pub extra: &'static str,
 }
 
@@ -36,6 +37,7 @@ impl Default for Tool {
             sessions: 4,
             charset: "utf-8",
             luca_timeout_secs: 5,
+            auto_approve: false,
             extra: "",
         }
     }
@@ -109,6 +111,7 @@ timeout_secs = {luca_timeout}
 
 [sync]
 max_attempts = 3
+auto_approve = {auto_approve}
 
 [mapping]
 default_unit_id = 5
@@ -127,6 +130,7 @@ default_warehouse = ""
             sessions = tool.sessions,
             charset = tool.charset,
             luca_timeout = tool.luca_timeout_secs,
+            auto_approve = tool.auto_approve,
             extra = tool.extra,
         );
         std::fs::write(self.config_path(), text).expect("config written");
