@@ -313,6 +313,11 @@ pub fn load(overrides: &Overrides, env: Env<'_>, required: bool) -> Result<Confi
     resolve(raw, file, overrides, env)
 }
 
+/// The built-in defaults alone (no file), with the overrides and the environment.
+pub fn defaults(overrides: &Overrides, env: Env<'_>) -> Result<Config, Error> {
+    resolve(RawFile::default(), None, overrides, env)
+}
+
 /// Parses a config text as if read from `name` (for tests and `doctor`).
 pub fn from_str(
     text: &str,

@@ -119,7 +119,8 @@ impl Ctx {
             config: None,
             db: Some(store),
         };
-        let defaults = config::load(&overrides, &|_| None, false)?;
+        // Never the operator's sync.toml: the sandbox must not pick up real mappings.
+        let defaults = config::defaults(&overrides, &|_| None)?;
         // The lock first: a second run must not even start a simulator on this state.
         let lock = if needs.lock {
             Some(StoreLock::acquire(&defaults.store.path)?)

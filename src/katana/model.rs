@@ -108,6 +108,18 @@ fn de_bool_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::E
     })
 }
 
+/// When a Katana record was created, last changed and soft-deleted; normalised so that
+/// stored timestamps compare as text.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Stamps {
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub deleted_at: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Address {
     #[serde(default, deserialize_with = "de_text_opt")]
@@ -160,12 +172,8 @@ pub struct SalesOrder {
     pub total: Option<Decimal>,
     #[serde(default)]
     pub sales_order_rows: Option<Vec<Value>>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,12 +193,8 @@ pub struct SalesOrderRow {
     pub tax_rate_id: Option<i64>,
     #[serde(default, deserialize_with = "de_id_opt")]
     pub location_id: Option<i64>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 /// A customer or a supplier: the fields both carry.
@@ -217,12 +221,8 @@ pub struct Partner {
     pub comment: Option<String>,
     #[serde(default)]
     pub addresses: Option<Vec<Address>>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 impl Partner {
@@ -298,12 +298,8 @@ pub struct Product {
     pub variants: Option<Vec<Value>>,
     #[serde(default, deserialize_with = "de_ts_opt")]
     pub archived_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,12 +327,8 @@ pub struct Variant {
     pub purchase_price: Option<Decimal>,
     #[serde(default)]
     pub config_attributes: Option<Vec<ConfigAttribute>>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 impl Variant {
@@ -363,12 +355,8 @@ pub struct Location {
     pub is_primary: Option<bool>,
     #[serde(default)]
     pub address: Option<Address>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub created_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub updated_at: Option<String>,
-    #[serde(default, deserialize_with = "de_ts_opt")]
-    pub deleted_at: Option<String>,
+    #[serde(flatten)]
+    pub at: Stamps,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -432,7 +420,7 @@ mod tests {
             "deleted_at": null
         }))
         .unwrap();
-        assert_eq!(o.updated_at.as_deref(), Some("2021-02-04T11:40:02.800Z"));
+        assert_eq!(o.at.updated_at.as_deref(), Some("2021-02-04T11:40:02.800Z"));
     }
 
     #[test]

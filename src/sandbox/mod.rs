@@ -276,7 +276,10 @@ impl Sandbox {
         if fresh {
             // A new state file starts as the generated data, so a later run loads the
             // same remote even if this one changed nothing.
-            shared.persist();
+            shared
+                .dirty
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            shared.flush();
         }
         let listener = TcpListener::bind(addr)
             .await

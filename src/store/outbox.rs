@@ -195,6 +195,15 @@ pub fn settle(
     log(conn, id, None, now, outcome, detail)
 }
 
+/// Drops the never-sent intents of a kind whose key is not in `keep`.
+pub fn drop_unsent_except(conn: &Connection, kind: &str, keep: &[&str]) -> anyhow::Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM outbox WHERE kind = ?1 AND state = 'pending' AND attempts = 0
+           AND natural_key NOT IN (SELECT value FROM json_each(?2))",
+        params![kind, serde_json::to_string(keep)?],
+    )?)
+}
+
 /// Forgets an intent (the object was deleted on purpose, e.g. by `delete-sku`).
 pub fn forget(conn: &Connection, kind: &str, key: &str) -> anyhow::Result<()> {
     conn.execute(
@@ -295,5 +304,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(events, 3);
+    }
+
+    #[test]
+    fn only_never_sent_intents_are_dropped() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        for key in ["A", "B", "C"] {
+            enqueue(c, "stock_card", key, &json!({"k": key}), "t").unwrap();
+        }
+        let b = open_rows(c, "stock_card").unwrap()[1].id;
+        mark_sending(c, b, None, "t").unwrap();
+        assert_eq!(
+            drop_unsent_except(c, "stock_card", &["A"]).unwrap(),
+            1,
+            "C goes, B was sent"
+        );
+        let keys: Vec<String> = open_rows(c, "stock_card")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(keys, ["A", "B"]);
     }
 }

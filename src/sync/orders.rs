@@ -44,6 +44,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let mut touched: BTreeSet<i64> = BTreeSet::new();
     let mut seen: BTreeSet<i64> = BTreeSet::new();
     let mut new_orders: Vec<i64> = Vec::new();
+    let mut undecodable = 0u64;
 
     while let Some(page) = window.next().await? {
         let mut decoded = Vec::new();
@@ -96,7 +97,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             }
             page.save_watermark(tx)
         })?;
-        tally.processed = seen.len() as u64 + bad.len() as u64;
+        undecodable += bad.len() as u64;
+        tally.processed = seen.len() as u64 + undecodable;
     }
 
     // Row deletions never show in an order's embedded rows: Katana reports them only in

@@ -81,7 +81,7 @@ fn store_variant(
     let sku = stock_code(v.sku.as_deref());
     let change = upsert_variant(tx, v, sku.as_deref(), raw)?;
     let key = v.id.to_string();
-    if sku.is_none() && v.deleted_at.is_none() {
+    if sku.is_none() && v.at.deleted_at.is_none() {
         let reason = "the variant has no SKU; set one in Katana".to_string();
         quarantine::hold(tx, "variant", &key, &reason, Some(raw))?;
         tally.fail("variant", key, reason);

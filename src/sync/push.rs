@@ -90,6 +90,7 @@ pub async fn run<K: Kind>(
 ) -> anyhow::Result<()> {
     let now = crate::store::now();
     ctx.store.write(|tx| {
+        let mut accepted: Vec<&str> = Vec::new();
         for item in &items {
             if let Err(reason) = luca::charset::check_payload(&item.payload) {
                 quarantine::hold(tx, kind.name(), &item.key, &reason, Some(&item.payload.to_string()))?;
@@ -97,6 +98,7 @@ pub async fn run<K: Kind>(
                 continue;
             }
             quarantine::release(tx, kind.name(), &item.key)?;
+            accepted.push(&item.key);
             match outbox::enqueue(tx, kind.name(), &item.key, &item.payload, &now)? {
                 Enqueued::Done => tally.skipped += 1,
                 Enqueued::StillRejected(why) => tally.fail(
@@ -106,6 +108,11 @@ pub async fn run<K: Kind>(
                 ),
                 Enqueued::Open | Enqueued::InDoubt => {}
             }
+        }
+        if only.is_none() {
+            // Intents never sent whose record is gone from the source (deleted since
+            // an interrupted run queued them) or is now held back: not to be sent.
+            outbox::drop_unsent_except(tx, kind.name(), &accepted)?;
         }
         Ok(())
     })?;
@@ -150,7 +157,8 @@ pub async fn run<K: Kind>(
                 tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
             }
             Ok(Settled::InDoubt(why)) => {
-                tally.unresolved += 1;
+                // The pass is not complete while an outcome is unknown (exit 1).
+                tally.count("unknown_outcomes");
                 tally.fail(kind.name(), key, why);
             }
             Ok(Settled::Planned(p)) => planned.push(p),
