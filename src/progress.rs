@@ -7,11 +7,11 @@ use std::cell::Cell;
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
+use indicatif::ProgressStyle;
 use tracing::Span;
 use tracing_indicatif::IndicatifLayer;
 use tracing_indicatif::filter::{IndicatifFilter, hide_indicatif_span_fields};
 use tracing_indicatif::span_ext::IndicatifSpanExt as _;
-use tracing_indicatif::style::ProgressStyle;
 use tracing_subscriber::fmt::format::DefaultFields;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;

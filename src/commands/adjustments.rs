@@ -64,16 +64,23 @@ async fn decide(
     } else {
         adjustments::Selection::Ids(&sel.ids)
     };
-    let changed = if ctx.dry_run() {
-        0
-    } else {
-        ctx.store
-            .write(|tx| adjustments::decide(tx, &selection, status, &crate::store::now()))?
-    };
+    // A dry run decides inside a transaction that is rolled back: it reports exactly
+    // what would change.
+    if ctx.dry_run() {
+        ctx.store.begin_dry_run()?;
+    }
+    let changed = ctx
+        .store
+        .write(|tx| adjustments::decide(tx, &selection, status, &crate::store::now()));
+    if ctx.dry_run() {
+        ctx.store.end_dry_run()?;
+    }
+    let changed = changed?;
     if opts.json {
         println!("{}", serde_json::json!({ "changed": changed }));
     } else if opts.quiet == 0 {
-        println!("{changed} adjustment(s) {status}");
+        let would = if ctx.dry_run() { "would be " } else { "" };
+        println!("{changed} adjustment(s) {would}{status}");
     }
     Ok(Exit::Ok)
 }
