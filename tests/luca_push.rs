@@ -51,27 +51,30 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
     let total = eligible_skus(&env).len();
     assert!(total >= 900, "about a thousand cards to push, got {total}");
 
-    // A kill counts when it lands while the run is creating cards: some of its creates
-    // reached Luca and it had not finished.
+    // Each run is killed once it has created a chosen number of cards (1 to 40: a
+    // different moment every time), so every kill lands in the sending phase however
+    // fast or loaded the machine is.
     let mut kills_mid_push = Vec::new();
     let mut i = 0u64;
-    while kills_mid_push.len() < 24 && i < 120 {
-        let wait = Duration::from_millis(230 + (i * 37) % 220);
+    while kills_mid_push.len() < 24 && i < 60 {
+        let target = 1 + (i * 7) % 40;
         let before = env.stats().luca.creates.stock_card;
         let mut child = env.spawn(&["products", "push"]);
-        std::thread::sleep(wait);
-        let running = child.try_wait().unwrap().is_none();
-        if running {
-            child.kill().unwrap(); // SIGKILL
-        }
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            if env.stats().luca.creates.stock_card - before >= target {
+                child.kill().unwrap(); // SIGKILL
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
         let _ = child.wait();
-        let created = env.stats().luca.creates.stock_card - before;
-        if running && created > 0 {
-            kills_mid_push.push((wait.as_millis(), created));
-        }
-        if !running {
+        if !killed {
             break;
         }
+        kills_mid_push.push((target, env.stats().luca.creates.stock_card - before));
         i += 1;
     }
     let created_before_final = env.stats().luca.creates.stock_card;
@@ -81,7 +84,7 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
     let stats = env.stats();
     assert_eq!(common::integrity(&env.db()), "ok");
     eprintln!(
-        "kill -9 sweep: {} kills mid-push (ms after start, cards created by that run): {kills_mid_push:?}; \
+        "kill -9 sweep: {} kills mid-push (killed after N creates, cards that run created): {kills_mid_push:?}; \
          {n} cards present; {created_before_final} created by the killed runs, {} by the last; \
          rows in doubt after a kill, found by lookup and adopted: {}; duplicate create attempts {}; \
          duplicate cards 0; integrity ok",
