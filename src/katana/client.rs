@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::limiter::{Limiter, now_ms};
 use crate::config::{KatanaConfig, SecretSource};
 use crate::context::RequestCounters;
-use crate::error::{Exit, Remote};
+use crate::error::Exit;
 
 /// The longest server-requested wait (429 `Retry-After`, ratelimit reset) we sit out;
 /// a longer one ends the pass and the next run carries on.
@@ -58,10 +58,6 @@ impl Error {
             Error::Unavailable { .. } => Exit::Unavailable,
             Error::Rejected { .. } => Exit::Internal,
         }
-    }
-
-    pub fn remote(&self) -> Remote {
-        Remote::Katana
     }
 }
 

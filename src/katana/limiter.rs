@@ -95,8 +95,9 @@ impl Limiter {
         self.log.lock().expect("rate log").flush();
     }
 
-    /// The most requests this process has seen in any window (for tests).
-    pub fn recent_count(&self) -> usize {
+    /// Requests in the current window (for tests).
+    #[cfg(test)]
+    fn recent_count(&self) -> usize {
         self.state.lock().expect("limiter state").recent.len()
     }
 }

@@ -31,12 +31,10 @@ pub fn upsert(
         .collect::<Vec<_>>()
         .join(" AND ");
     let key_values: Vec<&dyn ToSql> = key.iter().map(|(_, v)| *v).collect();
+    // Cached by their text: a backfill runs the same two statements thousands of times.
     let stored: Option<Option<String>> = conn
-        .query_row(
-            &format!("SELECT updated_at FROM {table} WHERE {where_key}"),
-            key_values.as_slice(),
-            |r| r.get(0),
-        )
+        .prepare_cached(&format!("SELECT updated_at FROM {table} WHERE {where_key}"))?
+        .query_row(key_values.as_slice(), |r| r.get(0))
         .optional()?;
     let change = match (&stored, updated_at) {
         (None, _) => Change::Created,
@@ -61,13 +59,11 @@ pub fn upsert(
         .collect::<Vec<_>>()
         .join(", ");
     let values: Vec<&dyn ToSql> = all.iter().map(|(_, v)| *v).collect();
-    conn.execute(
-        &format!(
-            "INSERT INTO {table} ({names}) VALUES ({marks})
-             ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
-        ),
-        values.as_slice(),
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} ({names}) VALUES ({marks})
+         ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
+    ))?
+    .execute(values.as_slice())?;
     Ok(change)
 }
 

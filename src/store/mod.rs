@@ -11,7 +11,6 @@ pub mod luca_ids;
 pub mod orders;
 pub mod outbox;
 pub mod quarantine;
-pub mod rate_log;
 pub mod runs;
 pub mod watermarks;
 

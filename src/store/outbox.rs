@@ -143,16 +143,6 @@ pub fn open_rows(conn: &Connection, kind: &str) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Every settled-or-not state of a kind, for reports and tests: key → state.
-pub fn states(conn: &Connection, kind: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let mut stmt =
-        conn.prepare("SELECT natural_key, state FROM outbox WHERE kind = ?1 ORDER BY id")?;
-    let rows = stmt
-        .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// The write-ahead intent: committed before the create is sent.
 pub fn mark_sending(
     conn: &Connection,
