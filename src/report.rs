@@ -142,22 +142,35 @@ pub struct Tally {
     pub skipped: u64,
     pub failed: u64,
     pub errors: Vec<RecordError>,
+    /// Records held back by earlier runs that this run did not meet again.
+    pub held: u64,
     pub extra: Map<String, Value>,
 }
+
+/// How many records held from earlier runs a run lists by name.
+pub const HELD_SHOWN: usize = 50;
 
 impl Tally {
     /// Counts a record that failed or was quarantined, with its reason (once per run,
     /// however often the pass meets it).
     pub fn fail(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
+        if self.list_error(entity, key.into(), reason.into()) {
+            self.failed += 1;
+        }
+    }
+
+    /// Lists an error once; true when it was not listed yet.
+    fn list_error(&mut self, entity: &str, key: String, reason: String) -> bool {
         let e = RecordError {
             entity: entity.to_string(),
-            key: key.into(),
-            reason: reason.into(),
+            key,
+            reason,
         };
-        if !self.errors.contains(&e) {
-            self.failed += 1;
+        let new = !self.errors.contains(&e);
+        if new {
             self.errors.push(e);
         }
+        new
     }
 
     /// Counts what storing one record did; in a dry run, also lists a change as planned.
@@ -200,8 +213,46 @@ impl Tally {
         }
     }
 
+    /// Records a problem of a record that is not one of the pass's own (a customer
+    /// fetched for an order): listed, so the run is partial, but not counted as one of
+    /// the pass's records.
+    pub fn note(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
+        self.list_error(entity, key.into(), reason.into());
+    }
+
+    /// Reports the records of the pass that are still held from earlier runs and that
+    /// this run did not meet (so they would otherwise drop out of every report): their
+    /// number as `"held"`, the first [`HELD_SHOWN`] as `"held_records"`.
+    pub fn hold_over(&mut self, held: &[crate::store::quarantine::Held]) {
+        let earlier: Vec<&crate::store::quarantine::Held> = held
+            .iter()
+            .filter(|h| {
+                !self
+                    .errors
+                    .iter()
+                    .any(|e| e.entity == h.entity && e.key == h.key)
+            })
+            .collect();
+        self.held = earlier.len() as u64;
+        if earlier.is_empty() {
+            return;
+        }
+        self.extra.insert("held".into(), Value::from(self.held));
+        let shown: Vec<Value> = earlier
+            .iter()
+            .take(HELD_SHOWN)
+            .map(|h| {
+                serde_json::json!({
+                    "entity": h.entity, "key": h.key, "reason": h.reason, "since": h.first_seen
+                })
+            })
+            .collect();
+        self.extra
+            .insert("held_records".into(), Value::Array(shown));
+    }
+
     pub fn is_complete(&self) -> bool {
-        self.failed == 0 && self.errors.is_empty()
+        self.failed == 0 && self.errors.is_empty() && self.held == 0
     }
 
     /// Adds one to a named counter of the run's report (`"unknown_outcomes": 3`).
@@ -234,9 +285,39 @@ pub fn render_run(run: &Run) -> String {
     for e in &run.errors {
         let _ = writeln!(out, "  {} {}: {}", e.entity, e.key, e.reason);
     }
+    if let Some(Value::Array(held)) = run.extra.get("held_records") {
+        let total = run.extra.get("held").and_then(Value::as_u64).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {total} record(s) still held from earlier runs (fix them at the source; the \
+             next run picks them up):"
+        );
+        for h in held.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "    {} {}: {} (since {})",
+                h["entity"].as_str().unwrap_or("?"),
+                h["key"].as_str().unwrap_or("?"),
+                h["reason"].as_str().unwrap_or("?"),
+                h["since"].as_str().unwrap_or("?")
+            );
+        }
+        if total > 10 {
+            let _ = writeln!(
+                out,
+                "    … and {} more (--json lists the first {HELD_SHOWN})",
+                total - 10
+            );
+        }
+    }
     if let Some(Value::Array(new)) = run.extra.get("new_orders")
         && !new.is_empty()
     {
+        let total = run
+            .extra
+            .get("new_orders_total")
+            .and_then(Value::as_u64)
+            .unwrap_or(new.len() as u64);
         let shown: Vec<String> = new
             .iter()
             .take(10)
@@ -249,14 +330,13 @@ pub fn render_run(run: &Run) -> String {
                 )
             })
             .collect();
-        let more = new.len().saturating_sub(shown.len());
+        let more = total.saturating_sub(shown.len() as u64);
         let _ = writeln!(
             out,
-            "  {} new order(s): {}{}",
-            new.len(),
+            "  {total} new order(s): {}{}",
             shown.join(", "),
             if more > 0 {
-                format!(" and {more} more (--json lists all)")
+                format!(" and {more} more (--json lists the first {NEW_ORDERS_SHOWN})")
             } else {
                 String::new()
             }
@@ -277,6 +357,9 @@ pub fn render_run(run: &Run) -> String {
     }
     out
 }
+
+/// How many new orders a run lists by name (text and `--json`); the total is counted.
+pub const NEW_ORDERS_SHOWN: usize = 50;
 
 /// How many planned writes the text summary lists.
 const PLANNED_SHOWN: usize = 30;

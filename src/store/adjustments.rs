@@ -74,11 +74,12 @@ pub fn reconcile_order(
             continue;
         }
         let location = row.location_id.or(order.location_id);
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO adjustments (kind, order_id, order_no, row_id, variant_id, sku,
                                       location_id, warehouse, quantity, status, created_at, updated_at)
              VALUES ('sale', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-            params![
+        )?
+        .execute(params![
                 order.id,
                 order.order_no,
                 row.id,
@@ -89,16 +90,15 @@ pub fn reconcile_order(
                 row.quantity,
                 status,
                 now
-            ],
-        )?;
+            ])?;
         let new_id = conn.last_insert_rowid();
         out.created += 1;
         for (old, ..) in &live {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE adjustments SET status = 'superseded', superseded_by = ?2, updated_at = ?3
                  WHERE id = ?1",
-                params![old, new_id, now],
-            )?;
+            )?
+            .execute(params![old, new_id, now])?;
             out.superseded += 1;
         }
     }
@@ -106,13 +106,12 @@ pub fn reconcile_order(
 }
 
 fn supersede(conn: &Connection, filter: &str, id: i64, now: &str) -> anyhow::Result<u64> {
-    Ok(conn.execute(
-        &format!(
+    Ok(conn
+        .prepare_cached(&format!(
             "UPDATE adjustments SET status = 'superseded', updated_at = ?2
              WHERE kind = 'sale' AND {filter} AND status IN {SUPERSEDABLE}"
-        ),
-        params![id, now],
-    )? as u64)
+        ))?
+        .execute(params![id, now])? as u64)
 }
 
 /// One adjustment as `adjustments list --json` prints it.

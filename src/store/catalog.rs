@@ -200,17 +200,15 @@ pub fn upsert_variant(
 /// itself be missing).
 pub fn variant_sku(conn: &Connection, id: i64) -> anyhow::Result<Option<Option<String>>> {
     Ok(conn
-        .query_row("SELECT sku FROM variants WHERE id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT sku FROM variants WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?)
 }
 
 pub fn partner_known(conn: &Connection, kind: &str, id: i64) -> anyhow::Result<bool> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM partners WHERE kind = ?1 AND id = ?2",
-            params![kind, id],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM partners WHERE kind = ?1 AND id = ?2")?
+        .query_row(params![kind, id], |_| Ok(()))
         .optional()?
         .is_some())
 }

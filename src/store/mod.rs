@@ -22,7 +22,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::error::Error;
 
 /// The embedded migrations, in order; migration `i` brings the store to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/0001_init.sql"),
+    include_str!("../../sql/0002_resumable_walks.sql"),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

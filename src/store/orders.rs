@@ -40,10 +40,8 @@ pub fn upsert_order(
     if change == Change::Created && status == DELIVERED {
         // First seen already delivered (a backfill of history): kept for reference,
         // never queued for stock adjustments or invoicing.
-        conn.execute(
-            "UPDATE sales_orders SET reference_only = 1 WHERE id = ?1",
-            [o.id],
-        )?;
+        conn.prepare_cached("UPDATE sales_orders SET reference_only = 1 WHERE id = ?1")?
+            .execute([o.id])?;
     }
     Ok(change)
 }
@@ -88,12 +86,13 @@ pub fn mark_unlisted_rows_deleted(
     now: &str,
 ) -> anyhow::Result<usize> {
     let listed = serde_json::to_string(listed)?;
-    Ok(conn.execute(
-        "UPDATE sales_order_rows SET deleted_at = ?3
-         WHERE sales_order_id = ?1 AND deleted_at IS NULL
-           AND id NOT IN (SELECT value FROM json_each(?2))",
-        params![order_id, listed, now],
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sales_order_rows SET deleted_at = ?3
+             WHERE sales_order_id = ?1 AND deleted_at IS NULL
+               AND id NOT IN (SELECT value FROM json_each(?2))",
+        )?
+        .execute(params![order_id, listed, now])?)
 }
 
 /// An order as the adjustment rules see it.
@@ -129,23 +128,22 @@ pub struct StoredRow {
 
 pub fn stored_order(conn: &Connection, id: i64) -> anyhow::Result<Option<StoredOrder>> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, order_no, status, deleted_at IS NOT NULL, reference_only, location_id,
                     customer_id
              FROM sales_orders WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(StoredOrder {
-                    id: r.get(0)?,
-                    order_no: r.get(1)?,
-                    status: r.get(2)?,
-                    deleted: r.get(3)?,
-                    reference_only: r.get(4)?,
-                    location_id: r.get(5)?,
-                    customer_id: r.get(6)?,
-                })
-            },
-        )
+        )?
+        .query_row([id], |r| {
+            Ok(StoredOrder {
+                id: r.get(0)?,
+                order_no: r.get(1)?,
+                status: r.get(2)?,
+                deleted: r.get(3)?,
+                reference_only: r.get(4)?,
+                location_id: r.get(5)?,
+                customer_id: r.get(6)?,
+            })
+        })
         .optional()?)
 }
 
@@ -177,18 +175,24 @@ pub fn stored_rows(conn: &Connection, order_id: i64) -> anyhow::Result<Vec<Store
 /// earlier run (unknown variant, missing SKU, unknown customer), and open ones with a
 /// row whose variant or SKU has been held since (e.g. a SKU found to be shared).
 pub fn orders_to_rejudge(conn: &Connection) -> anyhow::Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
+    // Driven from the open quarantine entries (few) through indexes, never a scan of
+    // every row: this runs on every pull, however large the store.
+    let mut stmt = conn.prepare_cached(
         "SELECT o.id FROM quarantine q JOIN sales_orders o ON o.order_no = q.key
          WHERE q.entity = 'sales_order' AND q.resolved_at IS NULL
          UNION
-         SELECT DISTINCT r.sales_order_id
-         FROM sales_order_rows r
+         SELECT o.id FROM quarantine q
+         JOIN variants v ON v.sku = q.key
+         JOIN sales_order_rows r ON r.variant_id = v.id
          JOIN sales_orders o ON o.id = r.sales_order_id
-         JOIN variants v ON v.id = r.variant_id
-         JOIN quarantine q ON q.resolved_at IS NULL
-              AND ((q.entity = 'sku' AND q.key = v.sku)
-                   OR (q.entity = 'variant' AND q.key = CAST(v.id AS TEXT)))
-         WHERE r.deleted_at IS NULL AND o.deleted_at IS NULL AND o.status <> 'DELIVERED'",
+         WHERE q.entity = 'sku' AND q.resolved_at IS NULL
+           AND r.deleted_at IS NULL AND o.deleted_at IS NULL AND o.status <> 'DELIVERED'
+         UNION
+         SELECT o.id FROM quarantine q
+         JOIN sales_order_rows r ON r.variant_id = CAST(q.key AS INTEGER)
+         JOIN sales_orders o ON o.id = r.sales_order_id
+         WHERE q.entity = 'variant' AND q.resolved_at IS NULL
+           AND r.deleted_at IS NULL AND o.deleted_at IS NULL AND o.status <> 'DELIVERED'",
     )?;
     let ids = stmt
         .query_map([], |r| r.get(0))?

@@ -11,25 +11,54 @@ pub fn hold(
     raw_json: Option<&str>,
 ) -> anyhow::Result<()> {
     let now = super::now();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO quarantine (entity, key, reason, raw_json, first_seen, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (entity, key) DO UPDATE SET
             reason = excluded.reason, raw_json = excluded.raw_json,
             last_seen = excluded.last_seen, seen_count = seen_count + 1, resolved_at = NULL",
-        params![entity, key, reason, raw_json, now],
-    )?;
+    )?
+    .execute(params![entity, key, reason, raw_json, now])?;
     Ok(())
 }
 
 /// Releases a record that now decodes and maps.
 pub fn release(tx: &Connection, entity: &str, key: &str) -> anyhow::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE quarantine SET resolved_at = ?3
          WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
-        params![entity, key, super::now()],
-    )?;
+    )?
+    .execute(params![entity, key, super::now()])?;
     Ok(())
+}
+
+/// A record still held, as the quarantine table has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub entity: String,
+    pub key: String,
+    pub reason: String,
+    pub first_seen: String,
+}
+
+/// Every record of `entities` still held, oldest first.
+pub fn still_held(conn: &Connection, entities: &[&str]) -> anyhow::Result<Vec<Held>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT entity, key, reason, first_seen FROM quarantine
+         WHERE resolved_at IS NULL AND entity IN (SELECT value FROM json_each(?1))
+         ORDER BY first_seen, entity, key",
+    )?;
+    let rows = stmt
+        .query_map([serde_json::to_string(entities)?], |r| {
+            Ok(Held {
+                entity: r.get(0)?,
+                key: r.get(1)?,
+                reason: r.get(2)?,
+                first_seen: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -63,5 +92,17 @@ mod tests {
             )
             .unwrap();
         assert!(resolved.is_some());
+        assert!(
+            s.write(|tx| still_held(tx, &["variant"]))
+                .unwrap()
+                .is_empty()
+        );
+        s.write(|tx| hold(tx, "sku", "A", "shared", None)).unwrap();
+        let held = still_held(s.conn(), &["variant", "sku"]).unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(
+            (held[0].entity.as_str(), held[0].key.as_str()),
+            ("sku", "A")
+        );
     }
 }

@@ -42,11 +42,10 @@ pub const DUPLICATE_SKU: &str = "sku";
 
 pub fn sku_is_quarantined(conn: &Connection, sku: &str) -> anyhow::Result<bool> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM quarantine WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
-            [DUPLICATE_SKU, sku],
-            |_| Ok(()),
-        )
+        )?
+        .query_row([DUPLICATE_SKU, sku], |_| Ok(()))
         .optional()?
         .is_some())
 }

@@ -34,25 +34,33 @@ where
     F: FnMut(&rusqlite::Connection, &T, &str, &mut Tally) -> anyhow::Result<Change>,
 {
     let mut window = window::Window::open(ctx, entity, path, filters).await?;
+    // A walk that backs up meets some records twice; each counts once.
+    let mut met = std::collections::HashSet::new();
     while let Some(page) = window.next().await? {
         ctx.store.write(|tx| {
             for raw in &page.records {
                 let text = raw.to_string();
-                tally.processed += 1;
+                let key = raw.get("id").map_or("?".into(), Value::to_string);
+                let first = met.insert(key.clone());
                 match decode::<T>(raw) {
                     Ok(record) => {
+                        crate::store::quarantine::release(tx, entity, &key)?;
                         let change = store(tx, &record, &text, tally)?;
-                        let key = raw.get("id").map_or("?".into(), Value::to_string);
-                        tally.stored(ctx.dry_run(), entity, &key, change);
+                        if first {
+                            tally.processed += 1;
+                            tally.stored(ctx.dry_run(), entity, &key, change);
+                        }
                     }
                     Err(reason) => {
-                        let key = raw.get("id").map_or("?".into(), Value::to_string);
                         crate::store::quarantine::hold(tx, entity, &key, &reason, Some(&text))?;
-                        tally.fail(entity, key, reason);
+                        if first {
+                            tally.processed += 1;
+                            tally.fail(entity, key, reason);
+                        }
                     }
                 }
             }
-            page.save_watermark(tx)
+            page.save_position(tx)
         })?;
     }
     Ok(())

@@ -1,8 +1,15 @@
 //! `orders pull`: Katana sales orders (with rows) into the store, incrementally; each
 //! order's customer and each row's variant resolved (fetched from Katana when unknown);
 //! the approval queue brought in line with the open orders.
+//!
+//! Every page is judged where it is stored: its orders, their rows, the adjustments
+//! they create or supersede and the quarantine entries of what cannot be mapped are
+//! written in the one transaction that also moves the walk's cursor (or, on the last
+//! page, its watermark). So a watermark never covers an order that was not judged, and
+//! a run killed at any moment leaves a store from which the next run reaches exactly
+//! the state an uninterrupted run would have.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -10,7 +17,8 @@ use serde_json::{Value, json};
 use super::window::{Filters, Window};
 use crate::context::Ctx;
 use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode};
-use crate::report::Tally;
+use crate::progress::Progress;
+use crate::report::{NEW_ORDERS_SHOWN, Tally};
 use crate::store::adjustments::reconcile_order;
 use crate::store::catalog::{Change, partner_known, upsert_partner, upsert_variant, variant_sku};
 use crate::store::orders::{
@@ -18,8 +26,15 @@ use crate::store::orders::{
     upsert_row,
 };
 use crate::store::quarantine;
+use crate::store::watermarks::{set_watermark, watermark};
 
 const ENTITY: &str = "sales_order";
+const ROW_ENTITY: &str = "sales_order_row";
+const ORDERS: &str = "sales_orders";
+const ROWS: &str = "sales_order_rows";
+
+/// Held orders are judged again in transactions of this many.
+const REJUDGE_CHUNK: usize = 500;
 
 /// An order of a page, decoded, with its embedded rows.
 struct Decoded {
@@ -29,23 +44,33 @@ struct Decoded {
     rows: Vec<(SalesOrderRow, String)>,
 }
 
+/// What one run has met, so each order counts once however often it is read (a walk
+/// that backs up, an order met in both windows), and
+/// `processed = created + updated + skipped + failed`.
+#[derive(Default)]
+struct Met {
+    orders: HashSet<i64>,
+    undecodable: HashSet<String>,
+    new_orders: Vec<i64>,
+    new_total: u64,
+    adjustments_created: u64,
+}
+
+impl Met {
+    fn processed(&self) -> u64 {
+        (self.orders.len() + self.undecodable.len()) as u64
+    }
+}
+
 pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let client = ctx.katana().await?;
-    let mut window = Window::open(
-        ctx,
-        "sales_orders",
-        "/sales_orders",
-        Filters {
-            include_deleted: true,
-        },
-    )
-    .await?;
-    let cold = window.is_cold();
-    let mut touched: BTreeSet<i64> = BTreeSet::new();
-    let mut seen: BTreeSet<i64> = BTreeSet::new();
-    let mut new_orders: Vec<i64> = Vec::new();
-    let mut undecodable = 0u64;
+    let mut met = Met::default();
+    let filters = Filters {
+        include_deleted: true,
+    };
 
+    let mut window = Window::open(ctx, ORDERS, "/sales_orders", filters).await?;
+    let cold = window.is_cold();
     while let Some(page) = window.next().await? {
         let mut decoded = Vec::new();
         let mut bad = Vec::new();
@@ -56,10 +81,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             }
         }
         // References the store does not know yet are fetched before the page is stored.
-        let (customers, variants) = {
-            let conn = ctx.store.conn();
-            unknown_references(conn, &decoded)?
-        };
+        let (customers, variants) = unknown_references(ctx.store.conn(), &decoded)?;
         let fetched_customers = if customers.is_empty() {
             Vec::new()
         } else {
@@ -75,57 +97,50 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             store_references(tx, &fetched_customers, &fetched_variants, tally)?;
             let now = crate::store::now();
             for d in &decoded {
-                let first_time = seen.insert(d.order.id);
                 let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
-                if first_time {
-                    // A re-walked window meets an order twice; it counts once.
-                    tally.stored(ctx.dry_run(), ENTITY, &d.order_no, change);
-                    if change == Change::Created {
-                        new_orders.push(d.order.id);
-                    }
-                }
                 let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
                 for (row, raw) in &d.rows {
                     upsert_row(tx, d.order.id, row, raw)?;
                 }
                 mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
-                touched.insert(d.order.id);
+                // An order held as undecodable under its id is released by its number.
+                quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
+                judge_and_count(ctx, tx, d.order.id, Some(change), &mut met, tally)?;
             }
             for (key, reason, raw) in &bad {
                 quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
-                tally.fail(ENTITY, key.clone(), reason.clone());
+                if met.undecodable.insert(key.clone()) {
+                    tally.fail(ENTITY, key.clone(), reason.clone());
+                }
             }
-            page.save_watermark(tx)
+            page.save_position(tx)?;
+            // A backfill reads every row through its order, so the row delta starts
+            // where the backfill's window ends.
+            if let Some(hi) = page.completes()
+                && cold
+                && watermark(tx, ROWS)?.is_none()
+            {
+                set_watermark(tx, ROWS, hi)?;
+            }
+            Ok(())
         })?;
-        undecodable += bad.len() as u64;
-        tally.processed = seen.len() as u64 + undecodable;
+        tally.processed = met.processed();
     }
 
     // Row deletions never show in an order's embedded rows: Katana reports them only in
-    // the row list (with `include_deleted`). A backfill needs none of this: every row
-    // it stored came from an order's own list.
-    let mut rows_window = Window::open(
-        ctx,
-        "sales_order_rows",
-        "/sales_order_rows",
-        Filters {
-            include_deleted: true,
-        },
-    )
-    .await?;
-    if cold {
-        let hi = rows_window.hi();
-        ctx.store
-            .write(|tx| crate::store::watermarks::set_watermark(tx, "sales_order_rows", hi))?;
-    } else {
+    // the row list (with `include_deleted`). A backfill needs none of this (above).
+    if !cold {
+        let mut rows_window = Window::open(ctx, ROWS, "/sales_order_rows", filters).await?;
         while let Some(page) = rows_window.next().await? {
             ctx.store.write(|tx| {
+                let mut touched = BTreeSet::new();
                 for raw in &page.records {
                     match decode::<SalesOrderRow>(raw) {
                         Ok(row) => {
                             let Some(order_id) = row.sales_order_id else {
                                 continue;
                             };
+                            quarantine::release(tx, ROW_ENTITY, &row.id.to_string())?;
                             if upsert_row(tx, order_id, &row, &raw.to_string())?
                                 != Change::Unchanged
                             {
@@ -136,37 +151,102 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                             let key = raw.get("id").map_or("?".into(), Value::to_string);
                             quarantine::hold(
                                 tx,
-                                "sales_order_row",
+                                ROW_ENTITY,
                                 &key,
                                 &reason,
                                 Some(&raw.to_string()),
                             )?;
-                            tally.fail("sales_order_row", key, reason);
+                            if met.undecodable.insert(format!("row {key}")) {
+                                tally.fail(ROW_ENTITY, key, reason);
+                            }
                         }
                     }
                 }
-                page.save_watermark(tx)
+                for id in touched {
+                    judge_and_count(ctx, tx, id, Some(Change::Updated), &mut met, tally)?;
+                }
+                page.save_position(tx)
             })?;
+            tally.processed = met.processed();
         }
     }
 
-    // Judge every order that changed, and those held back earlier (what blocked them
-    // may have arrived since, e.g. a variant's SKU through `products pull`).
-    let summary = ctx.store.write(|tx| {
-        let mut ids = touched.clone();
-        ids.extend(orders_to_rejudge(tx)?);
-        let mut created = 0;
-        for id in ids {
-            created += judge_order(ctx, tx, id, tally)?;
+    // Orders held back earlier and not met above: what blocked them may have arrived
+    // since (e.g. a variant's SKU through `products pull`).
+    let held: Vec<i64> = orders_to_rejudge(ctx.store.conn())?
+        .into_iter()
+        .filter(|id| !met.orders.contains(id))
+        .collect();
+    if !held.is_empty() {
+        let progress = Progress::new(ctx.progress, "held orders", Some(held.len() as u64));
+        for chunk in held.chunks(REJUDGE_CHUNK) {
+            ctx.store.write(|tx| {
+                for &id in chunk {
+                    judge_and_count(ctx, tx, id, None, &mut met, tally)?;
+                }
+                Ok(())
+            })?;
+            progress.inc(chunk.len() as u64);
+            tally.processed = met.processed();
         }
-        new_orders_summary(tx, &new_orders).map(|s| (created, s))
-    })?;
+    }
+
+    let conn = ctx.store.conn();
     tally
         .extra
-        .insert("adjustments_created".into(), json!(summary.0));
-    tally
-        .extra
-        .insert("new_orders".into(), Value::Array(summary.1));
+        .insert("adjustments_created".into(), json!(met.adjustments_created));
+    tally.extra.insert(
+        "new_orders".into(),
+        Value::Array(new_orders_summary(conn, &met.new_orders)?),
+    );
+    if met.new_total > 0 {
+        tally
+            .extra
+            .insert("new_orders_total".into(), json!(met.new_total));
+    }
+    tally.hold_over(&quarantine::still_held(conn, &[ENTITY, ROW_ENTITY])?);
+    Ok(())
+}
+
+/// The quarantine key of an order that cannot even be read for its number.
+fn id_key(id: impl std::fmt::Display) -> String {
+    format!("id {id}")
+}
+
+/// Judges one order and counts it once per run: failed when it is held back or needs a
+/// person, else by what storing it changed (`None`: met only to be judged again, so
+/// counted as updated when it passes now).
+fn judge_and_count(
+    ctx: &Ctx,
+    tx: &Connection,
+    id: i64,
+    change: Option<Change>,
+    met: &mut Met,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let Some(verdict) = judge_order(ctx, tx, id)? else {
+        return Ok(());
+    };
+    met.adjustments_created += verdict.created;
+    if !met.orders.insert(id) {
+        return Ok(());
+    }
+    if change == Some(Change::Created) {
+        met.new_total += 1;
+        if met.new_orders.len() < NEW_ORDERS_SHOWN {
+            met.new_orders.push(id);
+        }
+    }
+    if verdict.findings.is_empty() {
+        tally.stored(
+            ctx.dry_run(),
+            ENTITY,
+            &verdict.order_no,
+            change.unwrap_or(Change::Updated),
+        );
+    } else {
+        tally.fail(ENTITY, verdict.order_no, verdict.findings.join("; "));
+    }
     Ok(())
 }
 
@@ -174,8 +254,10 @@ fn decode_order(raw: &Value) -> Result<Decoded, (String, String)> {
     let key_of = |raw: &Value| {
         raw.get("order_no")
             .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .unwrap_or_else(|| format!("id {}", raw.get("id").unwrap_or(&Value::Null)))
+            .unwrap_or_else(|| id_key(raw.get("id").unwrap_or(&Value::Null)))
     };
     let order: SalesOrder = decode(raw).map_err(|e| (key_of(raw), e))?;
     let order_no = order
@@ -239,7 +321,7 @@ fn store_references(
                     .unwrap_or_else(|| format!("customer {}", p.id));
                 upsert_partner(tx, "customer", &p, &name, &raw.to_string())?;
             }
-            Err(reason) => tally.fail(
+            Err(reason) => tally.note(
                 "customer",
                 raw.get("id").map_or("?".into(), Value::to_string),
                 reason,
@@ -252,7 +334,7 @@ fn store_references(
                 let sku = super::identity::stock_code(v.sku.as_deref());
                 upsert_variant(tx, &v, sku.as_deref(), &raw.to_string())?;
             }
-            Err(reason) => tally.fail(
+            Err(reason) => tally.note(
                 "variant",
                 raw.get("id").map_or("?".into(), Value::to_string),
                 reason,
@@ -262,12 +344,20 @@ fn store_references(
     Ok(())
 }
 
+/// What judging one order found.
+struct Verdict {
+    order_no: String,
+    /// Why the order is held back, or what about it needs a person; empty = all well.
+    findings: Vec<String>,
+    /// Adjustments created.
+    created: u64,
+}
+
 /// Holds an order whose rows or customer cannot be resolved (so it is never invoiced
-/// incomplete), else releases it and reconciles its adjustments. Returns how many
-/// adjustments were created.
-fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, tally: &mut Tally) -> anyhow::Result<u64> {
+/// incomplete), else releases it and reconciles its adjustments. `None`: no such order.
+fn judge_order(ctx: &Ctx, tx: &Connection, id: i64) -> anyhow::Result<Option<Verdict>> {
     let Some(order) = stored_order(tx, id)? else {
-        return Ok(0);
+        return Ok(None);
     };
     let rows = stored_rows(tx, id)?;
     let mut reasons = Vec::new();
@@ -302,9 +392,7 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, tally: &mut Tally) -> anyhow
         quarantine::release(tx, ENTITY, &order.order_no)?;
         rows
     } else {
-        let reason = reasons.join("; ");
-        quarantine::hold(tx, ENTITY, &order.order_no, &reason, None)?;
-        tally.fail(ENTITY, order.order_no.clone(), reason);
+        quarantine::hold(tx, ENTITY, &order.order_no, &reasons.join("; "), None)?;
         // Only supersessions (deleted rows) apply to a held order.
         rows.into_iter().filter(|r| r.deleted).collect()
     };
@@ -317,18 +405,19 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, tally: &mut Tally) -> anyhow
         &now,
     )?;
     for row in r.changed_after_apply {
-        tally.fail(
-            ENTITY,
-            order.order_no.clone(),
-            format!(
-                "row {row} changed after its adjustment was applied in Luca; the invoice is never \
-                 re-sent: correct it in Luca by hand (e.g. a return invoice)"
-            ),
-        );
+        reasons.push(format!(
+            "row {row} changed after its adjustment was applied in Luca; the invoice is never \
+             re-sent: correct it in Luca by hand (e.g. a return invoice)"
+        ));
     }
-    Ok(r.created)
+    Ok(Some(Verdict {
+        order_no: order.order_no,
+        findings: reasons,
+        created: r.created,
+    }))
 }
 
+/// The new orders a run names, by order number.
 fn new_orders_summary(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<Value>> {
     let mut stmt = conn.prepare_cached(
         "SELECT o.order_no, o.status, o.currency, o.total, p.name,
@@ -337,9 +426,8 @@ fn new_orders_summary(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<Valu
          WHERE o.id = ?1",
     )?;
     let mut out = Vec::new();
-    let mut by_no: BTreeMap<String, Value> = BTreeMap::new();
     for id in ids {
-        let v = stmt.query_row([id], |r| {
+        out.push(stmt.query_row([id], |r| {
             Ok(json!({
                 "order_no": r.get::<_, String>(0)?,
                 "status": r.get::<_, String>(1)?,
@@ -348,9 +436,8 @@ fn new_orders_summary(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<Valu
                 "customer": r.get::<_, Option<String>>(4)?,
                 "rows": r.get::<_, i64>(5)?,
             }))
-        })?;
-        by_no.insert(v["order_no"].as_str().unwrap_or_default().to_string(), v);
+        })?);
     }
-    out.extend(by_no.into_values());
+    out.sort_by(|a, b| a["order_no"].as_str().cmp(&b["order_no"].as_str()));
     Ok(out)
 }

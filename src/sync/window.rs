@@ -1,14 +1,24 @@
 //! The incremental window of one Katana entity: `updated_at_min = watermark − lookback`,
-//! `updated_at_max` fixed when the window opens, `include_deleted=true`, walked page by
+//! `updated_at_max` fixed when the walk starts, `include_deleted=true`, walked page by
 //! page with `limit = page_size` to the last page.
 //!
-//! Offset paging over a changing list can skip a record: one that leaves the window
-//! mid-walk (edited, so its `updated_at` passes the fixed maximum) shifts every later
-//! record one place forward, across a page boundary already read. The window can only
-//! shrink while we walk it, so a walk is consistent exactly when the last page reports
-//! the same `total_records` as the first; otherwise it is walked again (upserts are
-//! idempotent). Only a consistent walk moves the watermark, in the same transaction as
-//! its last page.
+//! The walk is resumable: every page's transaction saves the walk's cursor (the window's
+//! bounds, the next page, the size the page reported) beside the page's records and
+//! their judgement, and the last page's transaction moves the watermark and drops the
+//! cursor instead. A run killed at any moment leaves either the page before or the page
+//! after, and the next run carries on from there with the same window, so a backfill of
+//! any size completes across short runs.
+//!
+//! Offset paging over a list that changes can skip a record. The window is fixed at
+//! `updated_at_max`, so records only *leave* it while it is walked (an edit or a
+//! deletion moves `updated_at` past the maximum); a record that leaves from a position
+//! already read moves every later record one place forward, across a page boundary
+//! already read. Each page reports the window's size: when it is `d` smaller than the
+//! last page said, the walk backs up `d` positions and reads forward again from there
+//! (upserts are idempotent), which covers every place a record can have moved into.
+//! The records that left are newer than the window: the next window holds them. A
+//! window that *grows* (which only clock skew between us and Katana can cause) may have
+//! had records inserted anywhere, so its walk starts again from page 1.
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -16,39 +26,51 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::katana::KatanaClient;
 use crate::progress::Progress;
-use crate::store::watermarks::set_watermark;
+use crate::store::watermarks::{Cursor, clear_cursor, save_cursor, set_watermark};
 
-const MAX_WALKS: u32 = 3;
+/// How often one walk may start again from page 1 because its window grew.
+const MAX_RESTARTS: u32 = 2;
 
 pub struct Window<'a> {
     client: &'a KatanaClient,
     entity: &'static str,
     path: &'static str,
-    query: Vec<(&'static str, String)>,
-    hi: jiff::Timestamp,
+    filters: Vec<(&'static str, String)>,
+    cursor: Cursor,
     cold: bool,
-    next_page: u32,
-    first_total: Option<u64>,
-    walks: u32,
+    restarts: u32,
     done: bool,
     progress: Progress,
 }
 
 /// One page of a window. Its records go into the store in one transaction, together
-/// with [`WindowPage::save_watermark`].
+/// with their judgement and [`WindowPage::save_position`].
 pub struct WindowPage {
     pub records: Vec<Value>,
     entity: &'static str,
+    /// Where the walk stands once this page is stored.
+    after: Cursor,
+    /// The watermark this page sets, when it completes the walk.
     completes: Option<jiff::Timestamp>,
 }
 
 impl WindowPage {
-    /// Moves the entity's watermark when this page completes a consistent walk.
-    pub fn save_watermark(&self, conn: &Connection) -> anyhow::Result<()> {
-        if let Some(hi) = self.completes {
-            set_watermark(conn, self.entity, hi)?;
+    /// Records, in the page's transaction, that the walk has passed this page: the
+    /// cursor moves on, or, when the page completes the walk, the watermark moves and
+    /// the cursor goes.
+    pub fn save_position(&self, conn: &Connection) -> anyhow::Result<()> {
+        match self.completes {
+            Some(hi) => {
+                set_watermark(conn, self.entity, hi)?;
+                clear_cursor(conn, self.entity)
+            }
+            None => save_cursor(conn, self.entity, &self.after),
         }
-        Ok(())
+    }
+
+    /// The watermark this page sets, if it completes the walk.
+    pub fn completes(&self) -> Option<jiff::Timestamp> {
+        self.completes
     }
 }
 
@@ -59,6 +81,8 @@ pub struct Filters {
 }
 
 impl<'a> Window<'a> {
+    /// Opens the entity's window: the walk an earlier run left unfinished, else a new
+    /// one from the watermark (less the lookback) to now.
     pub async fn open(
         ctx: &'a Ctx,
         entity: &'static str,
@@ -66,96 +90,154 @@ impl<'a> Window<'a> {
         filters: Filters,
     ) -> anyhow::Result<Window<'a>> {
         let client = ctx.katana().await?;
-        let hi = jiff::Timestamp::now();
         let watermark = ctx.store.watermark(entity)?;
-        let mut query: Vec<(&'static str, String)> = Vec::new();
-        if filters.include_deleted {
-            query.push(("include_deleted", "true".into()));
-        }
-        if let Some(w) = watermark {
-            let lookback = jiff::SignedDuration::try_from(ctx.config.sync.lookback)?;
-            query.push(("updated_at_min", crate::store::format_ts(w - lookback)));
-        }
-        query.push(("updated_at_max", crate::store::format_ts(hi)));
-        tracing::debug!(entity, ?query, "window");
+        let page_size = client.page_size;
+        let fresh = |watermark: Option<jiff::Timestamp>| -> anyhow::Result<Cursor> {
+            let lo = match watermark {
+                Some(w) => Some(w - jiff::SignedDuration::try_from(ctx.config.sync.lookback)?),
+                None => None,
+            };
+            Ok(Cursor {
+                lo,
+                hi: jiff::Timestamp::now(),
+                page_size,
+                next_page: 1,
+                last_total: None,
+                started_at: crate::store::now(),
+            })
+        };
+        let cursor = match ctx.store.cursor(entity)? {
+            Some(c) if c.page_size == page_size => {
+                tracing::info!(
+                    "{entity}: resuming the walk started {} at page {}",
+                    c.started_at,
+                    c.next_page
+                );
+                c
+            }
+            Some(c) => {
+                // Positions of a walk mean nothing at another page size.
+                tracing::info!(
+                    "{entity}: page_size changed from {} to {page_size}; the walk started {} \
+                     begins again from page 1",
+                    c.page_size,
+                    c.started_at
+                );
+                Cursor {
+                    page_size,
+                    next_page: 1,
+                    last_total: None,
+                    ..c
+                }
+            }
+            None => fresh(watermark)?,
+        };
+        let filters = if filters.include_deleted {
+            vec![("include_deleted", "true".to_string())]
+        } else {
+            Vec::new()
+        };
+        tracing::debug!(entity, ?cursor, "window");
+        let progress = Progress::new(ctx.progress, entity, cursor.last_total);
+        progress.inc(u64::from(cursor.next_page - 1) * u64::from(page_size));
         Ok(Window {
             client,
             entity,
             path,
-            query,
-            hi,
+            filters,
             cold: watermark.is_none(),
-            next_page: 1,
-            first_total: None,
-            walks: 1,
+            cursor,
+            restarts: 0,
             done: false,
-            progress: Progress::new(ctx.progress, entity, None),
+            progress,
         })
     }
 
-    /// True when the entity was never pulled (a backfill).
+    /// True when the entity has no watermark yet (a backfill, maybe resumed).
     pub fn is_cold(&self) -> bool {
         self.cold
     }
 
     /// The upper bound of the window (the watermark it saves).
     pub fn hi(&self) -> jiff::Timestamp {
-        self.hi
+        self.cursor.hi
+    }
+
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = self.filters.clone();
+        if let Some(lo) = self.cursor.lo {
+            q.push(("updated_at_min", crate::store::format_ts(lo)));
+        }
+        q.push(("updated_at_max", crate::store::format_ts(self.cursor.hi)));
+        q
     }
 
     pub async fn next(&mut self) -> anyhow::Result<Option<WindowPage>> {
         if self.done {
             return Ok(None);
         }
-        let n = self.next_page;
-        let page = self.client.page(self.path, &self.query, n).await?;
+        let n = self.cursor.next_page;
+        let limit = u64::from(self.cursor.page_size);
+        let page = self.client.page(self.path, &self.query(), n).await?;
         let p = page.pagination;
-        if n == 1 {
-            self.first_total = p.total_records;
-            if let Some(total) = p.total_records {
-                self.progress.set_total(total);
-            }
+        if let Some(total) = p.total_records {
+            self.progress.set_total(total);
         }
+        self.progress.inc(page.records.len() as u64);
         let is_last = page.records.is_empty()
             || p.last_page == Some(true)
             || match p.total_pages {
                 Some(pages) => u64::from(n) >= pages,
-                None => page.records.len() < self.client.page_size as usize,
+                None => (page.records.len() as u64) < limit,
             };
-        self.progress.inc(page.records.len() as u64);
-        let mut completes = None;
-        if is_last {
-            let consistent = match (self.first_total, p.total_records) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            if consistent {
-                completes = Some(self.hi);
-                self.done = true;
-            } else if self.walks < MAX_WALKS {
-                tracing::info!(
-                    "{}: the window changed while it was read ({} then {} records); reading it again",
+        let mut next = match (self.cursor.last_total, p.total_records) {
+            (Some(before), Some(now)) if now < before => {
+                // Up to `before - now` records may have moved from unread positions
+                // into the ones before this page: read again from the first of them.
+                let start = u64::from(n - 1) * limit;
+                let back_to = start.saturating_sub(before - now);
+                let page_of = (back_to / limit) as u32 + 1;
+                tracing::debug!(
+                    "{}: {} record(s) left the window while it was read; reading again \
+                     from page {page_of}",
                     self.entity,
-                    self.first_total.unwrap_or(0),
-                    p.total_records.unwrap_or(0)
+                    before - now
                 );
-                self.walks += 1;
-                self.next_page = 1;
-                self.first_total = None;
-            } else {
-                tracing::warn!(
-                    "{}: the window kept changing while it was read; its watermark stays, \
-                     the next run reads it again",
-                    self.entity
-                );
-                self.done = true;
+                page_of
             }
-        } else {
-            self.next_page += 1;
+            (Some(before), Some(now)) if now > before => {
+                if self.restarts < MAX_RESTARTS {
+                    self.restarts += 1;
+                    tracing::info!(
+                        "{}: the window grew while it was read ({before} then {now} records; \
+                         is the clock of this machine ahead of Katana's?); reading it again \
+                         from page 1",
+                        self.entity
+                    );
+                    1
+                } else {
+                    tracing::warn!(
+                        "{}: the window keeps growing while it is read; carrying on (the \
+                         overlap of the next window covers records that entered it)",
+                        self.entity
+                    );
+                    n + 1
+                }
+            }
+            _ => n + 1,
+        };
+        let mut completes = None;
+        if is_last && next > n {
+            completes = Some(self.cursor.hi);
+            self.done = true;
+            next = n;
         }
+        self.cursor.next_page = next;
+        self.cursor.last_total = if next == 1 { None } else { p.total_records };
         Ok(Some(WindowPage {
             records: page.records,
             entity: self.entity,
+            after: self.cursor.clone(),
             completes,
         }))
     }
