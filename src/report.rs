@@ -97,7 +97,7 @@ impl RunStatus {
 }
 
 /// A record a pass could not sync, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordError {
     pub entity: String,
     pub key: String,
@@ -144,6 +144,8 @@ pub struct Tally {
     pub errors: Vec<RecordError>,
     /// Records held back by earlier runs that this run did not meet again.
     pub held: u64,
+    /// `errors` as a set: a pass may list many thousands.
+    listed: std::collections::HashSet<RecordError>,
     pub extra: Map<String, Value>,
 }
 
@@ -166,7 +168,7 @@ impl Tally {
             key,
             reason,
         };
-        let new = !self.errors.contains(&e);
+        let new = self.listed.insert(e.clone());
         if new {
             self.errors.push(e);
         }
@@ -224,13 +226,15 @@ impl Tally {
     /// this run did not meet (so they would otherwise drop out of every report): their
     /// number as `"held"`, the first [`HELD_SHOWN`] as `"held_records"`.
     pub fn hold_over(&mut self, held: &[crate::store::quarantine::Held]) {
+        let met: std::collections::HashSet<(&str, &str)> = self
+            .errors
+            .iter()
+            .map(|e| (e.entity.as_str(), e.key.as_str()))
+            .collect();
         let earlier: Vec<&crate::store::quarantine::Held> = held
             .iter()
             .filter(|h| {
-                !self
-                    .errors
-                    .iter()
-                    .any(|e| e.entity == h.entity && e.key == h.key)
+                !met.contains(&(h.entity.as_str(), h.key.as_str()))
             })
             .collect();
         self.held = earlier.len() as u64;

@@ -178,7 +178,8 @@ impl KatanaClient {
     /// Records by id (`ids=1&ids=2…`), for references the store does not know yet.
     pub async fn by_ids(&self, path: &str, ids: &[i64]) -> Result<Vec<Value>, Error> {
         let mut out = Vec::new();
-        for chunk in ids.chunks(50) {
+        // One page per chunk: a chunk larger than a page would lose the rest.
+        for chunk in ids.chunks(50.min(self.page_size.max(1) as usize)) {
             let mut q: Vec<(&str, String)> =
                 chunk.iter().map(|id| ("ids", id.to_string())).collect();
             q.push(("include_deleted", "true".into()));

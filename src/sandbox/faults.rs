@@ -28,6 +28,15 @@ pub struct KatanaFaults {
     pub burst429: u32,
     /// Extra latency per request, on top of `SandboxOptions::latency_ms`.
     pub latency_ms: u64,
+    /// After this many requests (counted from when the faults were set), every request
+    /// is held open and never answered: a run that stalls there can be killed at an
+    /// exact point of its walk. 0 = never.
+    #[serde(default)]
+    pub stall_after: u32,
+    /// Every request whose path starts with this (e.g. `/v1/sales_order_rows`) gets a
+    /// 503: one endpoint down while the others answer.
+    #[serde(default)]
+    pub down: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -125,7 +134,7 @@ impl Faults {
         // Which sides each knob exists on.
         let sides: &[Side] = match name {
             "http5xx" | "reset" | "latency" => &[Side::Katana, Side::Luca],
-            "burst429" => &[Side::Katana],
+            "burst429" | "stall_after" | "down" => &[Side::Katana],
             "lost" | "expire_every" | "serial" | "lookup_fail" | "luca_down" | "bad_login" => {
                 &[Side::Luca]
             }
@@ -151,6 +160,19 @@ impl Faults {
                 (Side::Katana, "reset") => self.katana.reset = probability(key, value)?,
                 (Side::Katana, "latency") => self.katana.latency_ms = number(key, value)?,
                 (Side::Katana, "burst429") => self.katana.burst429 = number(key, value)?,
+                (Side::Katana, "stall_after") => self.katana.stall_after = number(key, value)?,
+                (Side::Katana, "down") => {
+                    self.katana.down = match value {
+                        "" | "0" | "none" => None,
+                        path if path.starts_with('/') => Some(path.to_string()),
+                        _ => {
+                            return Err(FaultsError(format!(
+                                "fault key `{key}`: expected a path such as \
+                                 /v1/sales_order_rows, got `{value}`"
+                            )));
+                        }
+                    }
+                }
                 (Side::Luca, "http5xx") => self.luca.http5xx = probability(key, value)?,
                 (Side::Luca, "reset") => self.luca.reset = probability(key, value)?,
                 (Side::Luca, "latency") => self.luca.latency_ms = number(key, value)?,
@@ -224,6 +246,7 @@ impl fmt::Display for Faults {
         prob("luca.lost", l.lost);
         let counts = [
             ("katana.burst429", u64::from(k.burst429)),
+            ("katana.stall_after", u64::from(k.stall_after)),
             ("katana.latency", k.latency_ms),
             ("luca.latency", l.latency_ms),
             ("luca.expire_every", u64::from(l.expire_every)),
@@ -241,6 +264,9 @@ impl fmt::Display for Faults {
             if on {
                 parts.push(format!("{name}=1"));
             }
+        }
+        if let Some(path) = &k.down {
+            parts.push(format!("katana.down={path}"));
         }
         if let Some(mode) = l.lookup_fail {
             parts.push(format!("luca.lookup_fail={}", mode.name()));

@@ -27,6 +27,8 @@ pub(crate) struct Runtime {
     window: VecDeque<Instant>,
     /// Requests still to refuse under `burst429`.
     burst_left: u32,
+    /// Requests seen since the faults were set, for `stall_after`.
+    since_faults: u32,
 }
 
 impl Runtime {
@@ -34,11 +36,20 @@ impl Runtime {
         Self {
             window: VecDeque::new(),
             burst_left: burst,
+            since_faults: 0,
         }
     }
 
-    pub fn set_burst(&mut self, n: u32) {
-        self.burst_left = n;
+    /// New faults: `burst429` and `stall_after` count from now.
+    pub fn restart_counts(&mut self, burst: u32) {
+        self.burst_left = burst;
+        self.since_faults = 0;
+    }
+
+    /// Counts a request; true when `stall_after` says it is never to be answered.
+    fn stalls(&mut self, stall_after: u32) -> bool {
+        self.since_faults = self.since_faults.saturating_add(1);
+        stall_after > 0 && self.since_faults > stall_after
     }
 
     /// Records one request and decides whether it is over the limit.
@@ -160,6 +171,12 @@ pub async fn handle(
     let path = uri.path().to_string();
     shared.count_request(&method, &path);
     let faults = shared.faults().katana;
+    if lock(&shared.katana_rt).stalls(faults.stall_after) {
+        shared.stat(|s| s.katana.stalled += 1);
+        // Held open until the client gives up or is killed, or the sandbox stops.
+        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+        return StatusCode::GATEWAY_TIMEOUT.into_response();
+    }
     if shared.dice.roll(faults.reset) {
         shared.stat(|s| s.katana.resets += 1);
         conn.cut();
@@ -194,6 +211,14 @@ pub async fn handle(
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         r
+    } else if faults.down.as_deref().is_some_and(|p| path.starts_with(p)) {
+        shared.stat(|s| s.katana.errors_5xx += 1);
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableError",
+            "Service Unavailable",
+        )
+        .into_response()
     } else if shared.dice.roll(faults.http5xx) {
         shared.stat(|s| s.katana.errors_5xx += 1);
         let err = if shared.dice.roll(0.5) {

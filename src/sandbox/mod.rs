@@ -329,7 +329,7 @@ impl Sandbox {
         *lock(&self.shared.stats) = Stats::default();
     }
 
-    /// Replaces the fault knobs (and restarts the `burst429` count).
+    /// Replaces the fault knobs (and restarts the `burst429` and `stall_after` counts).
     pub fn set_faults(&self, f: Faults) {
         set_faults(&self.shared, f);
     }
@@ -394,7 +394,7 @@ impl Drop for Sandbox {
 }
 
 fn set_faults(shared: &Shared, f: Faults) {
-    lock(&shared.katana_rt).set_burst(f.katana.burst429);
+    lock(&shared.katana_rt).restart_counts(f.katana.burst429);
     *lock(&shared.faults) = f;
 }
 

@@ -26,6 +26,9 @@ pub struct KatanaStats {
     pub errors_5xx: u64,
     /// Connections dropped by the `reset` fault.
     pub resets: u64,
+    /// Requests held open, never answered, by the `stall_after` fault.
+    #[serde(default)]
+    pub stalled: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -80,21 +80,22 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 Err((key, reason)) => bad.push((key, reason, raw.to_string())),
             }
         }
-        // References the store does not know yet are fetched before the page is stored.
+        // References the store does not know yet are fetched, and stored at once (they
+        // are Katana's master data, true whatever the page's fate), before the page.
+        // So a run cut short after them has still made progress.
         let (customers, variants) = unknown_references(ctx.store.conn(), &decoded)?;
-        let fetched_customers = if customers.is_empty() {
-            Vec::new()
-        } else {
-            client.by_ids("/customers", &customers).await?
-        };
-        let fetched_variants = if variants.is_empty() {
-            Vec::new()
-        } else {
-            client.by_ids("/variants", &variants).await?
-        };
+        if !customers.is_empty() {
+            let fetched = client.by_ids("/customers", &customers).await?;
+            ctx.store
+                .write(|tx| store_references(tx, &fetched, &[], tally))?;
+        }
+        if !variants.is_empty() {
+            let fetched = client.by_ids("/variants", &variants).await?;
+            ctx.store
+                .write(|tx| store_references(tx, &[], &fetched, tally))?;
+        }
 
         ctx.store.write(|tx| {
-            store_references(tx, &fetched_customers, &fetched_variants, tally)?;
             let now = crate::store::now();
             for d in &decoded {
                 let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;

@@ -26,6 +26,7 @@ pub struct Tool {
     pub charset: &'static str,
     pub luca_timeout_secs: u32,
     pub auto_approve: bool,
+    pub lookback_minutes: u32,
     pub extra: &'static str,
 }
 
@@ -38,6 +39,7 @@ impl Default for Tool {
             charset: "utf-8",
             luca_timeout_secs: 5,
             auto_approve: false,
+            lookback_minutes: 10,
             extra: "",
         }
     }
@@ -112,6 +114,7 @@ timeout_secs = {luca_timeout}
 [sync]
 max_attempts = 3
 auto_approve = {auto_approve}
+lookback_minutes = {lookback}
 
 [mapping]
 default_unit_id = 5
@@ -131,6 +134,7 @@ default_warehouse = ""
             charset = tool.charset,
             luca_timeout = tool.luca_timeout_secs,
             auto_approve = tool.auto_approve,
+            lookback = tool.lookback_minutes,
             extra = tool.extra,
         );
         std::fs::write(self.config_path(), text).expect("config written");
