@@ -233,9 +233,7 @@ impl Tally {
             .collect();
         let earlier: Vec<&crate::store::quarantine::Held> = held
             .iter()
-            .filter(|h| {
-                !met.contains(&(h.entity.as_str(), h.key.as_str()))
-            })
+            .filter(|h| !met.contains(&(h.entity.as_str(), h.key.as_str())))
             .collect();
         self.held = earlier.len() as u64;
         if earlier.is_empty() {

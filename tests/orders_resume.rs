@@ -142,7 +142,10 @@ fn run_until_stalled(env: &Env, child: &mut Child) -> bool {
         if child.try_wait().expect("wait").is_some() {
             return false;
         }
-        assert!(Instant::now() < deadline, "the run neither stalled nor ended");
+        assert!(
+            Instant::now() < deadline,
+            "the run neither stalled nor ended"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -283,7 +286,10 @@ fn runs_killed_at_any_moment_reach_the_store_of_an_uninterrupted_run() {
     assert_same("incremental", &judgement(&db), &judgement(&reference));
     eprintln!("incremental sweep: {mid_walk} of 24 kills left a walk unfinished");
     assert!(
-        count(&db, "SELECT count(*) FROM adjustments WHERE status = 'superseded'") > 0,
+        count(
+            &db,
+            "SELECT count(*) FROM adjustments WHERE status = 'superseded'"
+        ) > 0,
         "the incremental changes reached the approval queue"
     );
 }
@@ -321,7 +327,10 @@ fn a_row_list_that_stays_down_loses_no_judgement() {
                          WHERE r.sales_order_id = o.id AND r.deleted_at IS NULL)
              AND o.order_no NOT IN (SELECT key FROM quarantine WHERE resolved_at IS NULL)",
         );
-        assert_eq!(new_orders, 0, "step {step}: an open order without adjustments");
+        assert_eq!(
+            new_orders, 0,
+            "step {step}: an open order without adjustments"
+        );
     }
     complete(&env, &db);
     // Each store judged the same states; compare what is live (the reference also saw
@@ -347,7 +356,10 @@ fn a_backfill_whose_every_run_is_cut_short_still_completes() {
             count(db, "SELECT count(*) FROM sales_orders")
                 + count(db, "SELECT count(*) FROM partners")
                 + count(db, "SELECT count(*) FROM variants"),
-            count(db, "SELECT count(*) FROM watermarks WHERE entity = 'sales_orders'"),
+            count(
+                db,
+                "SELECT count(*) FROM watermarks WHERE entity = 'sales_orders'",
+            ),
         )
     };
     let mut f = Faults::default();

@@ -71,7 +71,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
 
     let mut window = Window::open(ctx, ORDERS, "/sales_orders", filters).await?;
     let cold = window.is_cold();
-    while let Some(page) = window.next().await? {
+    let mut next = window.next().await?;
+    while let Some(page) = next {
         let mut decoded = Vec::new();
         let mut bad = Vec::new();
         for raw in &page.records {
@@ -95,37 +96,42 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 .write(|tx| store_references(tx, &[], &fetched, tally))?;
         }
 
-        ctx.store.write(|tx| {
-            let now = crate::store::now();
-            for d in &decoded {
-                let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
-                let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
-                for (row, raw) in &d.rows {
-                    upsert_row(tx, d.order.id, row, raw)?;
+        // Katana prepares the next page while this one is stored and judged.
+        let (fetched, stored) = futures::join!(window.next(), async {
+            ctx.store.write(|tx| {
+                let now = crate::store::now();
+                for d in &decoded {
+                    let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
+                    let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
+                    for (row, raw) in &d.rows {
+                        upsert_row(tx, d.order.id, row, raw)?;
+                    }
+                    mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
+                    // An order held as undecodable under its id is released by its number.
+                    quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
+                    judge_and_count(ctx, tx, d.order.id, Some(change), &mut met, tally)?;
                 }
-                mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
-                // An order held as undecodable under its id is released by its number.
-                quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
-                judge_and_count(ctx, tx, d.order.id, Some(change), &mut met, tally)?;
-            }
-            for (key, reason, raw) in &bad {
-                quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
-                if met.undecodable.insert(key.clone()) {
-                    tally.fail(ENTITY, key.clone(), reason.clone());
+                for (key, reason, raw) in &bad {
+                    quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
+                    if met.undecodable.insert(key.clone()) {
+                        tally.fail(ENTITY, key.clone(), reason.clone());
+                    }
                 }
-            }
-            page.save_position(tx)?;
-            // A backfill reads every row through its order, so the row delta starts
-            // where the backfill's window ends.
-            if let Some(hi) = page.completes()
-                && cold
-                && watermark(tx, ROWS)?.is_none()
-            {
-                set_watermark(tx, ROWS, hi)?;
-            }
-            Ok(())
-        })?;
+                page.save_position(tx)?;
+                // A backfill reads every row through its order, so the row delta starts
+                // where the backfill's window ends.
+                if let Some(hi) = page.completes()
+                    && cold
+                    && watermark(tx, ROWS)?.is_none()
+                {
+                    set_watermark(tx, ROWS, hi)?;
+                }
+                Ok(())
+            })
+        });
+        stored?;
         tally.processed = met.processed();
+        next = fetched?;
     }
 
     // Row deletions never show in an order's embedded rows: Katana reports them only in
@@ -277,11 +283,31 @@ fn decode_order(raw: &Value) -> Result<Decoded, (String, String)> {
         rows.push((row, row_raw.to_string()));
     }
     Ok(Decoded {
-        raw: raw.to_string(),
+        raw: without_rows(raw),
         order,
         order_no,
         rows,
     })
+}
+
+/// An order's JSON as stored: without its embedded rows, which are stored as rows.
+fn without_rows(raw: &Value) -> String {
+    struct Header<'a>(&'a serde_json::Map<String, Value>);
+    impl serde::Serialize for Header<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "sales_order_rows"),
+            )
+        }
+    }
+    match raw {
+        Value::Object(map) => {
+            serde_json::to_string(&Header(map)).unwrap_or_else(|_| raw.to_string())
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Customers and variants the page refers to that the store does not know.
