@@ -176,7 +176,10 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
                 let page = client.page("/sales_orders", &query, n).await?;
                 requests += 1;
                 if page.records.is_empty()
-                    || page.pagination.total_pages.is_some_and(|t| u64::from(n) >= t)
+                    || page
+                        .pagination
+                        .total_pages
+                        .is_some_and(|t| u64::from(n) >= t)
                 {
                     break;
                 }
@@ -247,7 +250,9 @@ async fn orders_table(orders: usize) -> anyhow::Result<()> {
         "requests_per_minute = 1000000",
     );
     std::fs::write(&config, text)?;
-    println!("katana-sync orders pull benchmark: {orders} orders (pages of 250), rate limit lifted");
+    println!(
+        "katana-sync orders pull benchmark: {orders} orders (pages of 250), rate limit lifted"
+    );
     println!();
     println!("| scenario | wall time | CPU (user + sys) | peak RSS | Katana requests |");
     println!("|---|---|---|---|---|");
@@ -261,7 +266,11 @@ async fn orders_table(orders: usize) -> anyhow::Result<()> {
     };
     let total = |sb: &Sandbox| sb.stats().katana.total;
     let walk = run_child("walk", &config)?;
-    row("the bare walk: every page fetched and parsed", walk, total(&sb));
+    row(
+        "the bare walk: every page fetched and parsed",
+        walk,
+        total(&sb),
+    );
     sb.reset_stats();
     let first = run_child("orders-pull", &config)?;
     row(

@@ -24,47 +24,53 @@ pub fn upsert(
     updated_at: Option<&str>,
     cols: &[(&str, &dyn ToSql)],
 ) -> anyhow::Result<Change> {
-    let where_key = key
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{c} = ?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let key_values: Vec<&dyn ToSql> = key.iter().map(|(_, v)| *v).collect();
-    // Cached by their text: a backfill runs the same two statements thousands of times.
-    let stored: Option<Option<String>> = conn
-        .prepare_cached(&format!("SELECT updated_at FROM {table} WHERE {where_key}"))?
-        .query_row(key_values.as_slice(), |r| r.get(0))
-        .optional()?;
-    let change = match (&stored, updated_at) {
-        (None, _) => Change::Created,
-        (Some(Some(old)), Some(new)) if new <= old.as_str() => return Ok(Change::Unchanged),
-        (Some(_), _) => Change::Updated,
-    };
     let all: Vec<(&str, &dyn ToSql)> = key
         .iter()
         .copied()
         .chain(std::iter::once(("updated_at", &updated_at as &dyn ToSql)))
         .chain(cols.iter().copied())
         .collect();
+    let values: Vec<&dyn ToSql> = all.iter().map(|(_, v)| *v).collect();
     let names = all.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
     let marks = (1..=all.len())
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
     let key_names = key.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    // A new record costs one statement (the common case of a backfill); the statements
+    // are cached by their text.
+    let inserted = conn
+        .prepare_cached(&format!(
+            "INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({key_names}) DO NOTHING"
+        ))?
+        .execute(values.as_slice())?;
+    if inserted == 1 {
+        return Ok(Change::Created);
+    }
+    let where_key = key
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let updates = all[key.len()..]
         .iter()
-        .map(|(c, _)| format!("{c} = excluded.{c}"))
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ?{}", key.len() + i + 1))
         .collect::<Vec<_>>()
         .join(", ");
-    let values: Vec<&dyn ToSql> = all.iter().map(|(_, v)| *v).collect();
-    conn.prepare_cached(&format!(
-        "INSERT INTO {table} ({names}) VALUES ({marks})
-         ON CONFLICT ({key_names}) DO UPDATE SET {updates}"
-    ))?
-    .execute(values.as_slice())?;
-    Ok(change)
+    let stamp = key.len() + 1;
+    let updated = conn
+        .prepare_cached(&format!(
+            "UPDATE {table} SET {updates} WHERE {where_key}
+               AND NOT (updated_at IS NOT NULL AND ?{stamp} IS NOT NULL AND ?{stamp} <= updated_at)"
+        ))?
+        .execute(values.as_slice())?;
+    Ok(if updated == 1 {
+        Change::Updated
+    } else {
+        Change::Unchanged
+    })
 }
 
 pub fn upsert_tax_rate(conn: &Connection, t: &TaxRate, raw: &str) -> anyhow::Result<Change> {
