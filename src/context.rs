@@ -298,7 +298,9 @@ impl Ctx {
             sandbox.luca_url()
         );
         let config = defaults.for_sandbox(sandbox.katana_url(), sandbox.luca_url());
-        let mut ctx = Self::build(opts, progress, access(needs), lock, config)?;
+        // The simulator writes its state file beside the store at once: the demo store
+        // is created with it, even for `--sandbox doctor`.
+        let mut ctx = Self::build(opts, progress, Access::Create, lock, config)?;
         ctx.sandbox = Some(sandbox);
         Ok(ctx)
     }

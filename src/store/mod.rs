@@ -88,6 +88,20 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store read-only, as it is: no pragma that writes, no
+    /// migration (for `doctor`, which changes nothing).
+    pub fn inspect(path: &Path) -> anyhow::Result<Store> {
+        check_path(path, Access::Existing)?;
+        check_length(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| on_store(path, "cannot be opened", e.into()))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -309,6 +323,27 @@ pub fn check_path(path: &Path, access: Access) -> Result<Found, Error> {
         ));
     }
     Ok(Found::File)
+}
+
+/// Whether this user may create files in the store's directory (SQLite creates its
+/// `-wal` and `-shm` files there, the lock file lives there): `access(2)`, which also
+/// says no for an immutable directory or a read-only file system, even to root.
+pub fn directory_writable(path: &Path) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(|e| {
+        Error::store(
+            path,
+            format!("its directory {} is not writable ({e})", dir.display()),
+            format!(
+                "make {} writable by the user that runs katana-sync (`lsattr -d` shows an \
+                 immutable flag; `findmnt -T` a read-only mount)",
+                dir.display()
+            ),
+        )
+    })
 }
 
 /// The directory of a store about to be created must exist: it is never created
