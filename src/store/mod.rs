@@ -64,7 +64,6 @@ impl Store {
         if check_path(path, access)? == Found::Absent {
             create_file(path)?;
         }
-        check_length(path)?;
         // No SQLITE_OPEN_CREATE: the file exists now (checked, or created by us with
         // its mode), so SQLite never makes one anywhere the checks did not look.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -92,7 +91,6 @@ impl Store {
     /// migration (for `doctor`, which changes nothing).
     pub fn inspect(path: &Path) -> anyhow::Result<Store> {
         check_path(path, Access::Existing)?;
-        check_length(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| on_store(path, "cannot be opened", e.into()))?;
@@ -276,7 +274,10 @@ pub fn check_path(path: &Path, access: Access) -> Result<Found, Error> {
                     "run a pass (e.g. `katana-sync orders pull`) to create it, or point --db, \
                      KATANA_SYNC_DB or `[store] path` at the existing store",
                 )),
-                Access::Create => check_directory(path).map(|()| Found::Absent),
+                Access::Create => {
+                    check_directory(path)?;
+                    directory_writable(path).map(|()| Found::Absent)
+                }
             };
         }
         Err(e) => return Err(uninspectable(path, &e)),
@@ -321,6 +322,13 @@ pub fn check_path(path: &Path, access: Access) -> Result<Found, Error> {
                 }
             ),
         ));
+    }
+    // Before any lock file is made beside it: a file that is not a store (or a
+    // truncated one) is refused with nothing created.
+    check_length(path)?;
+    if access == Access::Create {
+        // SQLite creates its -wal and -shm files beside the store, the lock lives there.
+        directory_writable(path)?;
     }
     Ok(Found::File)
 }
