@@ -4,7 +4,8 @@ use crate::cli::{GlobalOpts, HistoryArgs};
 use crate::context::Ctx;
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
-use crate::report::{SyncType, render_history};
+use crate::report::{RecordError, RunStatus, SyncType, render_history};
+use crate::store::runs::INTERRUPTED_UNCLOSED;
 
 pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
     let sync_type = match &args.sync_type {
@@ -20,7 +21,22 @@ pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Re
     // No config needed: the store comes from --db, KATANA_SYNC_DB, the config if
     // present, or the default path (SPEC section 3). No lock: history only reads.
     let store = Ctx::read_store(opts)?;
-    let runs = store.runs(args.limit, sync_type)?;
+    let mut runs = store.runs(args.limit, sync_type)?;
+    // `running` only while its process lives (SPEC section 4): a run whose process
+    // died is shown as what the next run will record it as.
+    if runs.iter().any(|r| r.status == RunStatus::Running)
+        && !crate::store::lock::holder_may_be_alive(store.path())
+    {
+        for run in runs.iter_mut().filter(|r| r.status == RunStatus::Running) {
+            run.status = RunStatus::Failed;
+            run.message = Some(INTERRUPTED_UNCLOSED.to_string());
+            run.errors.push(RecordError {
+                entity: "run".into(),
+                key: run.run_id.to_string(),
+                reason: INTERRUPTED_UNCLOSED.to_string(),
+            });
+        }
+    }
     if opts.json {
         println!(
             "{}",

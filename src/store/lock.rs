@@ -82,6 +82,25 @@ impl StoreLock {
     }
 }
 
+/// Whether the last run that took the store's lock may still be alive, judged from
+/// the pid it wrote into the lock file, without touching the lock (a reader must never
+/// make a starting run exit 75). Where processes cannot be looked up (no `/proc`), it
+/// says yes, and what the store says stands.
+pub fn holder_may_be_alive(store: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(StoreLock::path_for(store)) else {
+        return false; // no run ever took the lock here
+    };
+    let Some(pid) = text
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return true;
+    };
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.read(true).write(true).create(true).truncate(false);
