@@ -92,6 +92,18 @@ fn extra_files(dir: &Path, expected: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The `store` check of a `doctor --json` run.
+fn doctor_store_check(out: &Output) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "store")
+        .cloned()
+        .unwrap_or_else(|| panic!("no store check: {v}"))
+}
+
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
@@ -285,14 +297,7 @@ fn a_read_only_store_file_exits_74_and_doctor_says_so() {
         assert_store_error(&out, &db, "cannot be opened for writing");
     }
     let out = run(dir.path(), &db, &["doctor", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let store = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "store")
-        .unwrap()
-        .clone();
+    let store = doctor_store_check(&out);
     assert_eq!(store["ok"], false, "doctor must not say ok: {store}");
     assert!(
         store["message"].as_str().unwrap().contains("writing"),
@@ -435,14 +440,7 @@ fn doctor_creates_no_store_and_says_the_first_pass_will() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fresh.db");
     let out = run(dir.path(), &db, &["doctor", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let store = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "store")
-        .unwrap()
-        .clone();
+    let store = doctor_store_check(&out);
     assert_eq!(store["ok"], true, "{store}");
     assert!(
         store["message"]
