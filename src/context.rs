@@ -284,9 +284,10 @@ impl Ctx {
         };
         // Never the operator's sync.toml: the sandbox must not pick up real mappings.
         let defaults = config::defaults(&overrides, &|_| None)?;
-        // The lock first: a second run must not even start a simulator on this state.
+        // The path before the simulator writes its state file beside it; the lock
+        // next: a second run must not even start a simulator on this state.
+        crate::store::check_path(&defaults.store.path, Access::Create)?;
         let lock = if needs.lock {
-            crate::store::check_path(&defaults.store.path, Access::Create)?;
             Some(StoreLock::acquire(&defaults.store.path)?)
         } else {
             None
@@ -451,5 +452,22 @@ impl Ctx {
 
     pub fn dry_run(&self) -> bool {
         self.opts.dry_run
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_signal_asks_once_and_says_which() {
+        let stop = Stop::default();
+        assert_eq!(stop.requested(), None);
+        assert!(stop.request(Signal::Terminate));
+        assert!(
+            !stop.request(Signal::Interrupt),
+            "a second one is not a new request"
+        );
+        assert_eq!(stop.requested(), Some(Signal::Terminate));
     }
 }

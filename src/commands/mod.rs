@@ -114,7 +114,7 @@ pub async fn run_pass(
     // would, and keeps none of it.
     let result = match ctx.dry_run().then(|| ctx.store.begin_dry_run()) {
         Some(Err(e)) => Err(e),
-        _ => until_stopped(&ctx.stop, body(&mut tally)).await,
+        _ => until_stopped(&ctx.stop, STOP_GRACE, body(&mut tally)).await,
     };
     let result = match ctx.dry_run() {
         true => result.and(ctx.store.end_dry_run()),
@@ -174,14 +174,15 @@ pub async fn run_pass(
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs a pass's body until it ends, or until a stop was asked for and the body did not
-/// stop by itself within [`STOP_GRACE`].
+/// stop by itself within `grace`.
 async fn until_stopped(
     stop: &Stop,
+    grace: Duration,
     body: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let grace_over = async {
         stop.requested_wait().await;
-        tokio::time::sleep(STOP_GRACE).await;
+        tokio::time::sleep(grace).await;
     };
     tokio::select! {
         result = body => result,
@@ -244,4 +245,35 @@ pub(crate) fn confirm(prompt: &str) -> anyhow::Result<bool> {
         answer.trim(),
         "y" | "Y" | "yes" | "YES" | "evet" | "e"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Signal, exit_for};
+
+    #[tokio::test]
+    async fn a_body_that_ignores_a_stop_is_abandoned_after_the_grace() {
+        let stop = Stop::default();
+        stop.request(Signal::Terminate);
+        let grace = Duration::from_millis(20);
+        let r = until_stopped(&stop, grace, std::future::pending()).await;
+        assert_eq!(exit_for(&r.unwrap_err()), Exit::Terminated);
+        // One that ends by itself within the grace keeps its own result.
+        let r = until_stopped(&stop, Duration::from_secs(60), async { Ok(()) }).await;
+        assert!(r.is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_a_stop_the_body_runs_to_its_end() {
+        let stop = Stop::default();
+        let body = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            anyhow::bail!("its own error")
+        };
+        let err = until_stopped(&stop, Duration::ZERO, body)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "its own error");
+    }
 }
