@@ -79,8 +79,8 @@ struct ActiveRun {
 }
 
 /// How often a running pass writes its counts to its run row at most: often enough
-/// that a killed run keeps nearly all of them, rarely enough to cost nothing beside
-/// the pass's own writes (every store commit is an fsync).
+/// that a killed run keeps nearly all of them, rarely enough not to add an fsync to
+/// every create of a push (each store commit is one).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// Stopping at a safe point on SIGINT / SIGTERM, shared by every pass of the process.
