@@ -239,3 +239,52 @@ fn a_second_sigint_exits_at_once() {
         0
     );
 }
+
+#[test]
+fn sigterm_mid_pull_ends_at_a_safe_point_even_where_the_pull_does_not_look() {
+    // Slow Katana pages (1 s each, 20 orders a page): a pull of 300 orders takes far
+    // longer than the grace a pass gets to stop by itself.
+    let env = Env::new(
+        SandboxOptions {
+            faults: "katana.latency=1000".parse().unwrap(),
+            ..clean(300, 5, 20)
+        },
+        Tool {
+            page_size: 20,
+            ..Tool::default()
+        },
+    );
+    let child = env
+        .cmd()
+        .args(["--json", "orders", "pull"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The store may still be migrating: a failed query only means "not yet".
+    wait_until("a committed page", || {
+        env.db().exists()
+            && env
+                .store()
+                .query_row("SELECT count(*) FROM sales_orders", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .is_ok_and(|n| n > 0)
+    });
+    signal(&child, "-TERM");
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(143), "{}", common::stderr(&out));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(says_interrupted(&run), "{run}");
+    assert!(env.count("SELECT count(*) FROM sales_orders") < 300);
+    let (code, v) = env.run_json(&["history", "--type", "orders_pull"]);
+    assert_eq!(code, 0);
+    assert!(says_interrupted(&v["runs"][0]), "{v}");
+    assert_eq!(common::integrity(&env.db()), "ok");
+    // What was committed stays; the next run carries on to the end.
+    env.sandbox().set_faults(Default::default());
+    let (code, run) = env.run_json(&["orders", "pull"]);
+    assert_eq!(code, 0, "{run}");
+    assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 300);
+}
