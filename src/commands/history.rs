@@ -4,8 +4,8 @@ use crate::cli::{GlobalOpts, HistoryArgs};
 use crate::context::Ctx;
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
-use crate::report::{RecordError, RunStatus, SyncType, render_history};
-use crate::store::runs::INTERRUPTED_UNCLOSED;
+use crate::report::{RunStatus, SyncType, render_history};
+use crate::store::runs::as_interrupted;
 
 pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
     let sync_type = match &args.sync_type {
@@ -27,15 +27,9 @@ pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Re
     if runs.iter().any(|r| r.status == RunStatus::Running)
         && !crate::store::lock::holder_may_be_alive(store.path())
     {
-        for run in runs.iter_mut().filter(|r| r.status == RunStatus::Running) {
-            run.status = RunStatus::Failed;
-            run.message = Some(INTERRUPTED_UNCLOSED.to_string());
-            run.errors.push(RecordError {
-                entity: "run".into(),
-                key: run.run_id.to_string(),
-                reason: INTERRUPTED_UNCLOSED.to_string(),
-            });
-        }
+        runs.iter_mut()
+            .filter(|r| r.status == RunStatus::Running)
+            .for_each(as_interrupted);
     }
     if opts.json {
         println!(

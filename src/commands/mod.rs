@@ -11,8 +11,6 @@ mod history;
 use crate::cli::{Cli, Command, GlobalOpts, OrdersCmd, PartnersCmd, ProductsCmd, WarehousesCmd};
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use crate::context::{Ctx, Needs, Stop};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
@@ -23,10 +21,12 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     let g = &cli.global;
     // `sandbox serve` stops on a signal by itself; everything else stops at a safe
     // point (a pass) or at once (anything else).
-    if !matches!(cli.command, Command::Sandbox(_)) {
-        Stop::process()
-            .listen()
-            .context("listening for SIGINT and SIGTERM")?;
+    if !matches!(cli.command, Command::Sandbox(_))
+        && let Err(e) = Stop::process().listen()
+    {
+        // Better a run that a signal ends abruptly (which the next run closes as
+        // interrupted) than no run at all.
+        tracing::warn!("cannot listen for SIGINT and SIGTERM ({e}); a signal ends the run at once");
     }
     match cli.command {
         Command::History(args) => history::run(g, progress, &args),

@@ -7,6 +7,18 @@ use serde_json::{Map, Value};
 use super::Store;
 use crate::report::{RecordError, Requests, Run, RunStatus, SyncType, Tally};
 
+/// Shows a run left `running` by a dead process as the next run that takes the lock
+/// will record it ([`Store::close_interrupted_runs`]), for readers that cannot write.
+pub fn as_interrupted(run: &mut Run) {
+    run.status = RunStatus::Failed;
+    run.message = Some(INTERRUPTED_UNCLOSED.to_string());
+    run.errors.push(RecordError {
+        entity: "run".into(),
+        key: run.run_id.to_string(),
+        reason: INTERRUPTED_UNCLOSED.to_string(),
+    });
+}
+
 /// The reason recorded for a run whose process ended without closing it.
 pub const INTERRUPTED_UNCLOSED: &str = "interrupted: its process ended without closing the run \
      (killed, e.g. by kill -9, a timeout or a power loss); the counts are those it had recorded. \
