@@ -220,7 +220,10 @@ pub fn storage_problem(err: &rusqlite::Error) -> Option<(String, &'static str)> 
              `lsattr`), or run as the store's owner"
         }
         C::DiskFull => "free space on its disk, then run again",
-        C::SystemIoFailure => "check the disk (dmesg) and that the file is on a local disk",
+        C::SystemIoFailure => {
+            "check the free space (`df`) and the disk (`dmesg`), and that the file is on a \
+             local disk"
+        }
         C::FileLockingProtocolFailed => "keep the store on a local disk (not NFS or SMB)",
         _ => return None,
     };

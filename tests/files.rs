@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use katana_sync::store::Store;
 
+mod common;
+
 fn bin(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_katana-sync"));
     cmd.current_dir(dir)
@@ -514,4 +516,38 @@ fn an_out_of_range_config_value_exits_78_naming_key_and_file() {
             "refused before the store"
         );
     }
+}
+
+#[test]
+fn a_full_disk_in_the_middle_of_a_pass_exits_74_and_loses_nothing() {
+    use common::{Env, Tool, clean};
+    let env = Env::new(clean(300, 5, 20), Tool::default());
+    // A file size limit stands in for a full disk: SQLite's writes past it fail (the
+    // signal that would kill the process instead is ignored, which exec keeps).
+    let limited = |blocks: u32| {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_katana-sync"))
+            .arg("--config")
+            .arg(env.config_path())
+            .args(["--no-progress", "orders", "pull"])
+            .current_dir(env.dir.path())
+            .env("KATANA_API_KEY", "sandbox-key")
+            .env("LUCA_PASSWORD", "sandbox")
+            .env_remove("KATANA_SYNC_DB")
+            .env_remove("KATANA_SYNC_CONFIG")
+            .env_remove("KATANA_SYNC_LOG");
+        cmd.output().unwrap()
+    };
+    // Enough for the schema, not for 300 orders with their rows.
+    let out = limited(400);
+    // Past the migration, in the middle of the pass's writes.
+    assert_store_error(&out, &env.db(), "cannot be written");
+    let out = env.run(&["--json", "orders", "pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 300);
+    assert_eq!(common::integrity(&env.db()), "ok");
 }
