@@ -170,8 +170,8 @@ pub enum StatusFilter {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// How many runs
-    #[arg(long, default_value_t = 50)]
+    /// How many runs (at least 1)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
     /// Only runs of this sync_type (e.g. orders_pull)
     #[arg(long = "type", value_name = "T")]

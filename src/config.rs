@@ -16,6 +16,12 @@ pub const DEFAULT_CONFIG: &str = "sync.toml";
 pub const DEFAULT_STORE: &str = "katana-sync.db";
 pub const SANDBOX_STORE: &str = "katana-sync-sandbox.db";
 
+/// Upper bounds of numeric settings: beyond them a value is a typo, and arithmetic on
+/// it (minutes to seconds, now minus the lookback) would overflow.
+const MAX_LOOKBACK_MINUTES: u64 = 525_600;
+const MAX_TIMEOUT_SECS: u64 = 3_600;
+const MAX_ATTEMPTS: u32 = 100;
+
 /// Where a secret came from, for `doctor` and error messages (never its value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretSource {
@@ -370,8 +376,11 @@ fn resolve(
             format!("{} is outside 1..=250", k.page_size),
         ));
     }
-    if k.timeout_secs == 0 {
-        return Err(at("katana.timeout_secs", "must be at least 1".into()));
+    if !(1..=MAX_TIMEOUT_SECS).contains(&k.timeout_secs) {
+        return Err(at(
+            "katana.timeout_secs",
+            format!("{} is outside 1..={MAX_TIMEOUT_SECS}", k.timeout_secs),
+        ));
     }
     check_url(&k.base_url).map_err(|p| at("katana.base_url", p))?;
     let katana = KatanaConfig {
@@ -404,8 +413,11 @@ fn resolve(
     if l.branch_id < 0 {
         return Err(at("luca.branch_id", "must be 0 or a branch id".into()));
     }
-    if l.timeout_secs == 0 {
-        return Err(at("luca.timeout_secs", "must be at least 1".into()));
+    if !(1..=MAX_TIMEOUT_SECS).contains(&l.timeout_secs) {
+        return Err(at(
+            "luca.timeout_secs",
+            format!("{} is outside 1..={MAX_TIMEOUT_SECS}", l.timeout_secs),
+        ));
     }
     check_url(&l.base_url).map_err(|p| at("luca.base_url", p))?;
     let luca = LucaConfig {
@@ -421,8 +433,21 @@ fn resolve(
     };
 
     let s = raw.sync;
-    if s.max_attempts == 0 {
-        return Err(at("sync.max_attempts", "must be at least 1".into()));
+    if !(1..=MAX_ATTEMPTS).contains(&s.max_attempts) {
+        return Err(at(
+            "sync.max_attempts",
+            format!("{} is outside 1..={MAX_ATTEMPTS}", s.max_attempts),
+        ));
+    }
+    if s.lookback_minutes > MAX_LOOKBACK_MINUTES {
+        return Err(at(
+            "sync.lookback_minutes",
+            format!(
+                "{} is outside 0..={MAX_LOOKBACK_MINUTES} (a year); the overlap of incremental \
+                 windows is usually 10",
+                s.lookback_minutes
+            ),
+        ));
     }
     let mut intervals = BTreeMap::new();
     for (name, default) in INTERVALS {
@@ -451,6 +476,65 @@ fn resolve(
     };
 
     let m = raw.mapping;
+    // Every id and document type is sent to Luca as is: a zero or negative one is never
+    // what the accountant meant. Codes and prefixes become parts of Luca records, so
+    // they must be text Luca can store.
+    let positive = |key: &str, n: i64| -> Result<(), Error> {
+        if n > 0 {
+            Ok(())
+        } else {
+            Err(at(
+                key,
+                format!("{n} is not a Luca id: it must be a positive number"),
+            ))
+        }
+    };
+    let code = |key: &str, value: &str, may_be_empty: bool| -> Result<(), Error> {
+        if value.trim().is_empty() && !may_be_empty {
+            return Err(at(key, "must not be empty".into()));
+        }
+        let bad = crate::luca::charset::unencodable(value);
+        if !bad.is_empty() {
+            let chars: String = bad.iter().collect();
+            return Err(at(
+                key,
+                format!(
+                    "\"{value}\" holds {chars:?}, which Luca cannot store (outside windows-1254)"
+                ),
+            ));
+        }
+        Ok(())
+    };
+    positive("mapping.invoice_doc_type", m.invoice_doc_type)?;
+    positive("mapping.stock_in_doc_type", m.stock_in_doc_type)?;
+    positive("mapping.stock_out_doc_type", m.stock_out_doc_type)?;
+    if m.default_unit_id != 0 {
+        positive("mapping.default_unit_id", m.default_unit_id).map_err(|_| {
+            at(
+                "mapping.default_unit_id",
+                format!(
+                    "{} is not a Luca olcumBirimiId: it must be positive, or 0 for \"unmapped\"",
+                    m.default_unit_id
+                ),
+            )
+        })?;
+    }
+    for (unit, id) in &m.units {
+        positive(&format!("mapping.units.{unit}"), *id)?;
+    }
+    code("mapping.invoice_series", &m.invoice_series, false)?;
+    code(
+        "mapping.customer_code_prefix",
+        &m.customer_code_prefix,
+        false,
+    )?;
+    code(
+        "mapping.supplier_code_prefix",
+        &m.supplier_code_prefix,
+        false,
+    )?;
+    code("mapping.category_code", &m.category_code, false)?;
+    code("mapping.default_warehouse", &m.default_warehouse, true)?;
     let timezone = jiff::tz::TimeZone::get(&m.timezone).map_err(|_| {
         at(
             "mapping.timezone",
@@ -458,22 +542,26 @@ fn resolve(
         )
     })?;
     let mut warehouses = BTreeMap::new();
-    for (id, code) in m.warehouses {
+    for (id, depot) in m.warehouses {
         let key = format!("mapping.warehouses.{id}");
-        let id: i64 = id
-            .parse()
-            .map_err(|_| at(&key, "the key must be a Katana location id".into()))?;
-        if code.trim().is_empty() {
-            return Err(at(&key, "the Luca depoKodu must not be empty".into()));
-        }
-        warehouses.insert(id, code);
+        let id: i64 = id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            at(
+                &key,
+                "the key must be a Katana location id (a positive number)".into(),
+            )
+        })?;
+        code(&key, &depot, false)?;
+        warehouses.insert(id, depot);
     }
     let mut tax_rates = BTreeMap::new();
     for (id, rate) in m.tax_rates {
         let key = format!("mapping.tax_rates.{id}");
-        let id: i64 = id
-            .parse()
-            .map_err(|_| at(&key, "the key must be a Katana tax rate id".into()))?;
+        let id: i64 = id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            at(
+                &key,
+                "the key must be a Katana tax rate id (a positive number)".into(),
+            )
+        })?;
         let rate: Decimal = rate.parse().map_err(|_| {
             at(
                 &key,
@@ -488,23 +576,12 @@ fn resolve(
         }
         tax_rates.insert(id, rate);
     }
-    if m.customer_code_prefix.is_empty() || m.supplier_code_prefix.is_empty() {
-        let key = if m.customer_code_prefix.is_empty() {
-            "mapping.customer_code_prefix"
-        } else {
-            "mapping.supplier_code_prefix"
-        };
-        return Err(at(key, "must not be empty".into()));
-    }
     if m.customer_code_prefix == m.supplier_code_prefix {
         return Err(at(
             "mapping.supplier_code_prefix",
             "must differ from mapping.customer_code_prefix, or customer and supplier codes collide"
                 .into(),
         ));
-    }
-    if m.invoice_series.trim().is_empty() {
-        return Err(at("mapping.invoice_series", "must not be empty".into()));
     }
     let mapping = MappingConfig {
         invoice_series: m.invoice_series,
@@ -563,17 +640,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("\"{text}\" is not a duration such as \"5m\" or \"6h\""))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" | "min" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let unit_secs: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => {
             return Err(format!(
                 "\"{text}\" is not a duration such as \"5m\" or \"6h\""
             ));
         }
     };
+    let secs = n
+        .checked_mul(unit_secs)
+        .filter(|s| *s <= 366 * 86400)
+        .ok_or_else(|| format!("\"{text}\" is longer than a year"))?;
     if secs == 0 {
         return Err(format!("\"{text}\" must be longer than zero"));
     }
@@ -720,6 +801,65 @@ mod tests {
             assert!(err.contains(key), "{err}");
             assert!(err.contains("t.toml"), "{err}");
         }
+        for (text, key) in [
+            (
+                "[sync]\nlookback_minutes = 9223372036854775807",
+                "sync.lookback_minutes",
+            ),
+            (
+                "[sync.intervals]\norders = \"9223372036854775807d\"",
+                "sync.intervals.orders",
+            ),
+            (
+                "[katana]\ntimeout_secs = 18446744073709551615",
+                "katana.timeout_secs",
+            ),
+            ("[mapping]\ndefault_unit_id = -1", "mapping.default_unit_id"),
+            ("[mapping.units]\npcs = -5", "mapping.units.pcs"),
+            ("[mapping.units]\nkg = 0", "mapping.units.kg"),
+            (
+                "[mapping]\ncustomer_code_prefix = \"KŁ\"",
+                "mapping.customer_code_prefix",
+            ),
+            (
+                "[mapping]\ninvoice_doc_type = -76",
+                "mapping.invoice_doc_type",
+            ),
+            (
+                "[mapping]\nstock_in_doc_type = 0",
+                "mapping.stock_in_doc_type",
+            ),
+            ("[mapping]\ncategory_code = \"\"", "mapping.category_code"),
+            ("[mapping]\ncategory_code = \"  \"", "mapping.category_code"),
+            (
+                "[mapping]\ninvoice_series = \"A≤\"",
+                "mapping.invoice_series",
+            ),
+            (
+                "[mapping.warehouses]\n\"-3\" = \"001\"",
+                "mapping.warehouses.-3",
+            ),
+            (
+                "[mapping.warehouses]\n\"7\" = \"DĘP\"",
+                "mapping.warehouses.7",
+            ),
+            (
+                "[mapping.tax_rates]\n\"0\" = \"0.20\"",
+                "mapping.tax_rates.0",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("t.toml"), "{text}: {err}");
+        }
+        // 0 keeps its documented meaning: "unmapped".
+        assert_eq!(
+            parse("[mapping]\ndefault_unit_id = 0")
+                .unwrap()
+                .mapping
+                .default_unit_id,
+            0
+        );
+        assert!(parse("[mapping]\ncustomer_code_prefix = \"Ç\"\ndefault_warehouse = \"\"").is_ok());
         let err = parse("[katana]\npage_sise = 10").unwrap_err().to_string();
         assert!(err.contains("page_sise") && err.contains("t.toml"), "{err}");
     }

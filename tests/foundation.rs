@@ -64,11 +64,42 @@ fn a_missing_config_file_is_78_but_history_needs_none() {
         .assert()
         .code(78)
         .stdout(predicate::str::contains("sync.toml"));
+    drop(Store::open(&dir.path().join("h.db")).unwrap());
     bin(dir.path())
         .args(["history", "--db", "h.db"])
         .assert()
         .success()
         .stdout(predicate::str::contains("no runs"));
+}
+
+#[test]
+fn history_never_creates_a_store_and_says_there_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["history"][..], &["adjustments", "list"]] {
+        bin(dir.path())
+            .args(args)
+            .args(["--db", "absent.db"])
+            .assert()
+            .code(74)
+            .stderr(
+                predicate::str::contains("absent.db")
+                    .and(predicate::str::contains("no store at this path"))
+                    .and(predicate::str::contains("this is a bug").not()),
+            );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "nothing created: {left:?}");
+}
+
+#[test]
+fn history_limit_zero_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(&dir.path().join("h.db")).unwrap());
+    bin(dir.path())
+        .args(["history", "--limit", "0", "--db", "h.db"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--limit"));
 }
 
 #[test]
@@ -79,20 +110,39 @@ fn the_store_path_follows_flag_over_env_over_file() {
         "[store]\npath = \"file.db\"\n",
     )
     .unwrap();
-    bin(dir.path()).arg("history").assert().success();
-    assert!(dir.path().join("file.db").exists());
-    bin(dir.path())
-        .arg("history")
-        .env("KATANA_SYNC_DB", "env.db")
-        .assert()
-        .success();
-    assert!(dir.path().join("env.db").exists());
-    bin(dir.path())
-        .args(["history", "--db", "flag.db"])
-        .env("KATANA_SYNC_DB", "env.db")
-        .assert()
-        .success();
-    assert!(dir.path().join("flag.db").exists());
+    // One store per source, each with one run of its own type: history shows which
+    // store it read.
+    for (name, ty) in [
+        ("file.db", SyncType::OrdersPull),
+        ("env.db", SyncType::ProductsPull),
+        ("flag.db", SyncType::ProductsPush),
+    ] {
+        let store = Store::open(&dir.path().join(name)).unwrap();
+        store.start_run(ty, "2026-11-28T10:00:00.000Z").unwrap();
+    }
+    let read = |cmd: &mut Command| -> String {
+        let out = cmd.args(["history", "--json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["runs"][0]["sync_type"].as_str().unwrap().to_string()
+    };
+    assert_eq!(read(&mut bin(dir.path())), "orders_pull");
+    assert_eq!(
+        read(bin(dir.path()).env("KATANA_SYNC_DB", "env.db")),
+        "products_pull"
+    );
+    assert_eq!(
+        read(
+            bin(dir.path())
+                .env("KATANA_SYNC_DB", "env.db")
+                .args(["--db", "flag.db"])
+        ),
+        "products_push"
+    );
 }
 
 #[test]

@@ -57,6 +57,7 @@ async fn decide(
         ))
         .into());
     }
+    let unknown_orders = unknown_orders(conn, &sel.orders)?;
     let selection = if sel.all {
         adjustments::Selection::All
     } else if !sel.orders.is_empty() {
@@ -82,7 +83,33 @@ async fn decide(
         let would = if ctx.dry_run() { "would be " } else { "" };
         println!("{changed} adjustment(s) {would}{status}");
     }
-    Ok(Exit::Ok)
+    if unknown_orders.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    // The others were decided; these could not be, so the command did not do all it
+    // was asked (exit 1).
+    eprintln!(
+        "no order {} in the store: check the order number; `katana-sync orders pull` fetches \
+         new orders, `katana-sync adjustments list --status all` shows the queue",
+        unknown_orders.join(", ")
+    );
+    Ok(Exit::Partial)
+}
+
+/// The order numbers among `orders` that the store has never seen (no order and no
+/// adjustment carries them).
+fn unknown_orders(conn: &rusqlite::Connection, orders: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT EXISTS (SELECT 1 FROM sales_orders WHERE order_no = ?1)
+             OR EXISTS (SELECT 1 FROM adjustments WHERE order_no = ?1)",
+    )?;
+    let mut unknown = Vec::new();
+    for order in orders {
+        if !stmt.query_row([order], |r| r.get::<_, bool>(0))? {
+            unknown.push(order.clone());
+        }
+    }
+    Ok(unknown)
 }
 
 fn render(list: &[Adjustment], status: &str) -> String {

@@ -6,10 +6,10 @@ use serde::Serialize;
 use crate::cli::GlobalOpts;
 use crate::config::{self, Config, Overrides, SecretSource};
 use crate::context::{Ctx, Needs};
-use crate::error::{Exit, exit_for};
+use crate::error::{Error, Exit, exit_for};
 use crate::progress::Mode;
 use crate::store::lock::StoreLock;
-use crate::store::{SCHEMA_VERSION, Store};
+use crate::store::{self, Access, Found, SCHEMA_VERSION, Store};
 use crate::{katana, luca};
 
 #[derive(Debug, Serialize)]
@@ -78,10 +78,27 @@ pub async fn run(opts: &GlobalOpts, progress: Mode) -> anyhow::Result<Exit> {
             let store_ok = store.ok;
             checks.push(store);
             checks.push(lock_check(&config));
-            let ctx = match sandbox_ctx {
-                Some(ctx) => Some(ctx),
-                None if store_ok => Some(Ctx::with_config(opts, progress, Needs::READER, config)?),
-                None => None,
+            // With no store yet, the remote checks run on a scratch store: doctor
+            // creates nothing where the passes will keep theirs.
+            let scratch = match store::check_path(&config.store.path, Access::Existing) {
+                Err(_) if store_ok => Some(tempfile::tempdir()?),
+                _ => None,
+            };
+            let ctx = match (sandbox_ctx, &scratch) {
+                (Some(ctx), _) => Some(ctx),
+                (None, Some(dir)) => {
+                    let mut config = config;
+                    config.store.path = dir.path().join("doctor.db");
+                    let scratch_needs = Needs {
+                        config_file: false,
+                        lock: true,
+                    };
+                    Some(Ctx::with_config(opts, progress, scratch_needs, config)?)
+                }
+                (None, None) if store_ok => {
+                    Some(Ctx::with_config(opts, progress, Needs::READER, config)?)
+                }
+                (None, None) => None,
             };
             if let Some(ctx) = ctx {
                 checks.push(katana_check(&ctx).await);
@@ -129,11 +146,21 @@ fn secret_checks(config: &Config) -> Vec<Check> {
     ]
 }
 
+/// The store as a pass would meet it: its path, its file and directory writable, its
+/// migration state one this binary can carry on from, its integrity. Read-only: it
+/// creates, migrates and changes nothing.
 fn store_check(config: &Config) -> Check {
+    const NAME: &str = "store";
     let path = &config.store.path;
-    match Store::open(path) {
-        Err(e) => Check::fail(
-            "store",
+    let failed = |e: anyhow::Error| match e.downcast_ref::<Error>() {
+        Some(Error::Store { problem, fix, .. }) => Check::fail(
+            NAME,
+            Exit::Store,
+            format!("{}: {problem}", path.display()),
+            fix.clone(),
+        ),
+        _ => Check::fail(
+            NAME,
             exit_for(&e).worst(Exit::Unavailable),
             format!("{e:#}"),
             format!(
@@ -141,28 +168,52 @@ fn store_check(config: &Config) -> Check {
                 path.display()
             ),
         ),
-        Ok(store) => match (store.integrity_check(), store.schema_version()) {
-            (Err(e), _) | (_, Err(e)) => Check::fail(
-                "store",
-                Exit::Internal,
-                format!("{}: {e:#}", path.display()),
-                "restore the store from a backup",
+    };
+    let found = match store::check_path(path, Access::Create) {
+        Ok(found) => found,
+        Err(e) => return failed(e.into()),
+    };
+    if let Err(e) = store::directory_writable(path) {
+        return failed(e.into());
+    }
+    if found == Found::Absent {
+        return Check::ok(
+            NAME,
+            format!(
+                "no store at {} yet; the first pass creates it (mode 0600)",
+                path.display()
             ),
-            (Ok(integrity), Ok(version)) if integrity == "ok" => Check::ok(
-                "store",
-                format!(
-                    "{}: schema version {version} (binary {SCHEMA_VERSION}), integrity ok",
-                    path.display()
-                ),
+        );
+    }
+    let store = match Store::inspect(path) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    let version = match store.migration_state() {
+        Ok(v) => v,
+        Err(e) => return failed(e),
+    };
+    match store.integrity_check() {
+        Err(e) => failed(e),
+        Ok(integrity) if integrity == "ok" => Check::ok(
+            NAME,
+            format!(
+                "{}: writable, schema version {version} (binary {SCHEMA_VERSION}{}), integrity ok",
+                path.display(),
+                if version < SCHEMA_VERSION {
+                    "; the next pass migrates it"
+                } else {
+                    ""
+                }
             ),
-            (Ok(integrity), Ok(_)) => Check::fail(
-                "store",
-                Exit::Internal,
-                format!("{}: integrity check failed: {integrity}", path.display()),
-                "restore the store from a backup, or move it aside and let the next run \
-                 rebuild it from Katana (Luca ids are re-adopted by lookup)",
-            ),
-        },
+        ),
+        Ok(integrity) => Check::fail(
+            NAME,
+            Exit::Store,
+            format!("{}: integrity check failed: {integrity}", path.display()),
+            "restore the store from a backup, or move it aside and let the next run \
+             rebuild it from Katana (Luca ids are re-adopted by lookup)",
+        ),
     }
 }
 
@@ -239,6 +290,10 @@ async fn luca_check(ctx: &Ctx) -> Check {
 
 fn lock_check(config: &Config) -> Check {
     let path = &config.store.path;
+    // No lock file is created for a store that does not exist (or is not usable).
+    if !StoreLock::path_for(path).is_file() {
+        return Check::ok("lock", "free");
+    }
     match StoreLock::acquire(path) {
         Ok(_) => Check::ok("lock", "free"),
         Err(e) => Check::ok("lock", format!("held: {e}")),

@@ -4,7 +4,8 @@ use crate::cli::{GlobalOpts, HistoryArgs};
 use crate::context::Ctx;
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
-use crate::report::{SyncType, render_history};
+use crate::report::{RunStatus, SyncType, render_history};
+use crate::store::runs::as_interrupted;
 
 pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
     let sync_type = match &args.sync_type {
@@ -20,7 +21,16 @@ pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Re
     // No config needed: the store comes from --db, KATANA_SYNC_DB, the config if
     // present, or the default path (SPEC section 3). No lock: history only reads.
     let store = Ctx::read_store(opts)?;
-    let runs = store.runs(args.limit, sync_type)?;
+    let mut runs = store.runs(args.limit, sync_type)?;
+    // `running` only while its process lives (SPEC section 4): a run whose process
+    // died is shown as what the next run will record it as.
+    if runs.iter().any(|r| r.status == RunStatus::Running)
+        && !crate::store::lock::holder_may_be_alive(store.path())
+    {
+        runs.iter_mut()
+            .filter(|r| r.status == RunStatus::Running)
+            .for_each(as_interrupted);
+    }
     if opts.json {
         println!(
             "{}",

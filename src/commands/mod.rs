@@ -9,14 +9,25 @@ mod doctor;
 mod history;
 
 use crate::cli::{Cli, Command, GlobalOpts, OrdersCmd, PartnersCmd, ProductsCmd, WarehousesCmd};
-use crate::context::{Ctx, Needs};
-use crate::error::Exit;
+use std::time::Duration;
+
+use crate::context::{Ctx, Needs, Stop};
+use crate::error::{Error, Exit};
 use crate::progress::Mode;
-use crate::report::{Run, RunStatus, SyncType, Tally, render_run};
+use crate::report::{RecordError, Run, RunStatus, SyncType, Tally, render_run};
 use crate::sync;
 
 pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     let g = &cli.global;
+    // `sandbox serve` stops on a signal by itself; everything else stops at a safe
+    // point (a pass) or at once (anything else).
+    if !matches!(cli.command, Command::Sandbox(_))
+        && let Err(e) = Stop::process().listen()
+    {
+        // Better a run that a signal ends abruptly (which the next run closes as
+        // interrupted) than no run at all.
+        tracing::warn!("cannot listen for SIGINT and SIGTERM ({e}); a signal ends the run at once");
+    }
     match cli.command {
         Command::History(args) => history::run(g, progress, &args),
         Command::Completions { shell } => completions::run(shell),
@@ -96,12 +107,14 @@ pub async fn run_pass(
         Err(e) => return (failed_run(sync_type, started_at, &e), Some(e)),
     };
     tracing::debug!(run_id, sync_type = sync_type.as_str(), "pass started");
+    ctx.set_active_run(Some(run_id));
+    let armed = ctx.stop.arm();
     let mut tally = Tally::default();
     // A dry run's writes are all rolled back: it computes exactly what a real run
     // would, and keeps none of it.
     let result = match ctx.dry_run().then(|| ctx.store.begin_dry_run()) {
         Some(Err(e)) => Err(e),
-        _ => body(&mut tally).await,
+        _ => until_stopped(&ctx.stop, STOP_GRACE, body(&mut tally)).await,
     };
     let result = match ctx.dry_run() {
         true => result.and(ctx.store.end_dry_run()),
@@ -115,6 +128,17 @@ pub async fn run_pass(
         (Ok(()), false) if tally.is_complete() => RunStatus::Ok,
         (Ok(()), false) => RunStatus::Partial,
     };
+    let mut errors = tally.errors;
+    if let Some(e) = result.as_ref().err()
+        && let Some(Error::Interrupted { .. }) = e.downcast_ref::<Error>()
+    {
+        // Said among the errors too, where history readers look for why a run failed.
+        errors.push(RecordError {
+            entity: "run".into(),
+            key: run_id.to_string(),
+            reason: e.to_string(),
+        });
+    }
     let run = Run {
         run_id,
         sync_type,
@@ -130,14 +154,43 @@ pub async fn run_pass(
             katana: after.katana - before.katana,
             luca: after.luca - before.luca,
         },
-        errors: tally.errors,
+        errors,
         message: result.as_ref().err().map(|e| format!("{e:#}")),
         extra: tally.extra,
     };
-    if let Err(e) = ctx.store.finish_run(&run) {
+    let finished = ctx.store.finish_run(&run);
+    ctx.set_active_run(None);
+    drop(armed);
+    if let Err(e) = finished {
         return (run, Some(e));
     }
     (run, result.err())
+}
+
+/// How long a pass asked to stop may take to reach its own safe point (creates in
+/// flight finish) before it is abandoned where it waits. Abandoning is safe too: no
+/// store transaction spans an await, and a create cut off stays `sending`, to be
+/// looked up before anything is sent again.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs a pass's body until it ends, or until a stop was asked for and the body did not
+/// stop by itself within `grace`.
+async fn until_stopped(
+    stop: &Stop,
+    grace: Duration,
+    body: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let grace_over = async {
+        stop.requested_wait().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = body => result,
+        () = grace_over => {
+            let signal = stop.requested().unwrap_or(crate::error::Signal::Interrupt);
+            Err(Error::Interrupted { signal }.into())
+        }
+    }
 }
 
 fn failed_run(sync_type: SyncType, started_at: String, err: &anyhow::Error) -> Run {
@@ -192,4 +245,35 @@ pub(crate) fn confirm(prompt: &str) -> anyhow::Result<bool> {
         answer.trim(),
         "y" | "Y" | "yes" | "YES" | "evet" | "e"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Signal, exit_for};
+
+    #[tokio::test]
+    async fn a_body_that_ignores_a_stop_is_abandoned_after_the_grace() {
+        let stop = Stop::default();
+        stop.request(Signal::Terminate);
+        let grace = Duration::from_millis(20);
+        let r = until_stopped(&stop, grace, std::future::pending()).await;
+        assert_eq!(exit_for(&r.unwrap_err()), Exit::Terminated);
+        // One that ends by itself within the grace keeps its own result.
+        let r = until_stopped(&stop, Duration::from_secs(60), async { Ok(()) }).await;
+        assert!(r.is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_a_stop_the_body_runs_to_its_end() {
+        let stop = Stop::default();
+        let body = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            anyhow::bail!("its own error")
+        };
+        let err = until_stopped(&stop, Duration::ZERO, body)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "its own error");
+    }
 }

@@ -27,7 +27,34 @@ pub async fn serve_with(
         faults,
         ..SandboxOptions::from(args)
     };
-    let sandbox = Sandbox::start(opts, &args.addr).await?;
+    let addr_problem = |problem: String| {
+        crate::error::Error::config(format!(
+            "--addr {}: {problem}; choose another address, e.g. --addr 127.0.0.1:0 for a free port",
+            args.addr
+        ))
+    };
+    if let Err(e) = tokio::net::lookup_host(&args.addr).await {
+        return Err(addr_problem(format!("not an address to listen on ({e})")).into());
+    }
+    let sandbox = Sandbox::start(opts, &args.addr).await.map_err(|e| {
+        // A flag that names a busy or foreign address is a bad flag (78), not a bug.
+        let socket = e.chain().find_map(|c| {
+            c.downcast_ref::<std::io::Error>().filter(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable
+                )
+            })
+        });
+        match socket {
+            Some(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+                addr_problem("the address is already in use (another program listens there)".into())
+                    .into()
+            }
+            Some(io) => addr_problem(format!("not an address of this machine ({io})")).into(),
+            None => e,
+        }
+    })?;
     writeln!(out, "katana: {}", sandbox.katana_url())?;
     writeln!(out, "luca: {}", sandbox.luca_url())?;
     out.flush()?;

@@ -23,13 +23,36 @@ impl StoreLock {
     }
 
     /// Takes the lock at once or fails with [`Error::LockBusy`] naming the holder.
+    /// The store's path must have been checked first ([`super::check_path`]): the lock
+    /// file is created beside it, never in a directory made for it.
     pub fn acquire(store: &Path) -> anyhow::Result<StoreLock> {
         let path = Self::path_for(store);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        let lock_problem = |problem: String| {
+            Error::store(
+                store,
+                problem,
+                format!(
+                    "make {} a writable regular file, or its directory writable by this user \
+                     (`lsattr -d` shows an immutable flag)",
+                    path.display()
+                ),
+            )
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(lock_problem(format!(
+                "its lock file {} is not a regular file",
+                path.display()
+            ))
+            .into());
         }
-        let mut file = open_lock_file(&path)
-            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        let mut file = open_lock_file(&path).map_err(|e| {
+            lock_problem(format!(
+                "its lock file {} cannot be opened ({e})",
+                path.display()
+            ))
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -43,7 +66,7 @@ impl StoreLock {
                 return Err(Error::LockBusy { path, holder }.into());
             }
             Err(TryLockError::Error(e)) => {
-                anyhow::bail!("cannot lock {}: {e}", path.display())
+                return Err(lock_problem(format!("cannot lock {} ({e})", path.display())).into());
             }
         }
         // For diagnostics only: the lock itself is the flock, not this text.
@@ -57,6 +80,25 @@ impl StoreLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Whether the last run that took the store's lock may still be alive, judged from
+/// the pid it wrote into the lock file, without touching the lock (a reader must never
+/// make a starting run exit 75). Where processes cannot be looked up (no `/proc`), it
+/// says yes, and what the store says stands.
+pub fn holder_may_be_alive(store: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(StoreLock::path_for(store)) else {
+        return false; // no run ever took the lock here
+    };
+    let Some(pid) = text
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return true;
+    };
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 fn open_lock_file(path: &Path) -> std::io::Result<File> {

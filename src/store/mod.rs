@@ -17,9 +17,9 @@ pub mod watermarks;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::error::Error;
+use crate::error::{Error, storage_problem};
 
 /// The embedded migrations, in order; migration `i` brings the store to version `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -30,6 +30,22 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// What a command may do at the store's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A command that writes: an absent store is created (mode 0600).
+    Create,
+    /// A command that only reads: the store must already exist ("no store at PATH").
+    Existing,
+}
+
+/// What the store's path holds, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    File,
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -39,13 +55,23 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     /// A store written by a newer binary is refused.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the store's directory {}", dir.display()))?;
+        Self::open_with(path, Access::Create)
+    }
+
+    /// Opens a store that must exist, for commands that only read it.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        Self::open_with(path, Access::Existing)
+    }
+
+    pub fn open_with(path: &Path, access: Access) -> anyhow::Result<Store> {
+        if check_path(path, access)? == Found::Absent {
+            create_file(path)?;
         }
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening the store {}", path.display()))?;
-        restrict_permissions(path);
+        // No SQLITE_OPEN_CREATE: the file exists now (checked, or created by us with
+        // its mode), so SQLite never makes one anywhere the checks did not look.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| on_store(path, "cannot be opened", e.into()))?;
         // synchronous=FULL: an intent row committed before a Luca call must survive a
         // power loss, or a create could be sent twice.
         conn.execute_batch(
@@ -55,13 +81,26 @@ impl Store {
              PRAGMA busy_timeout = 5000;
              PRAGMA journal_size_limit = 67108864;",
         )
-        .with_context(|| format!("setting up the store {}", path.display()))?;
+        .map_err(|e| on_store(path, "cannot be set up", e.into()))?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens an existing store read-only, as it is: no pragma that writes, no
+    /// migration (for `doctor`, which changes nothing).
+    pub fn inspect(path: &Path) -> anyhow::Result<Store> {
+        check_path(path, Access::Existing)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| on_store(path, "cannot be opened", e.into()))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -74,8 +113,17 @@ impl Store {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f` succeeds and
     /// rolled back when it fails. Inside an open transaction (a dry run) it nests as a
-    /// savepoint.
+    /// savepoint. A failure of the file or the disk comes back as the store's error
+    /// (exit 74, naming the path), wherever in `f` it happened.
     pub fn write<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.write_inner(f)
+            .map_err(|e| on_store(&self.path, "cannot be written", e))
+    }
+
+    fn write_inner<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("SAVEPOINT write")?;
             return match f(&self.conn) {
@@ -126,41 +174,340 @@ impl Store {
         Ok(lines.join("; "))
     }
 
-    fn migrate(&self) -> anyhow::Result<()> {
-        let current = self.schema_version()?;
+    /// Whether the schema version is one this binary can bring up to date, and how far
+    /// behind it is; an unknown version (negative, newer, or 0 on a database that has
+    /// tables: not ours) is refused before any migration could run on it.
+    pub fn migration_state(&self) -> anyhow::Result<i64> {
+        let path = self.path.display();
+        let current = self
+            .schema_version()
+            .map_err(|e| on_store(&self.path, "cannot be read", e))?;
+        if current < 0 {
+            return Err(Error::store(
+                &self.path,
+                format!("has schema version {current}, which no katana-sync writes"),
+                "point --db at a katana-sync store, or move this file aside",
+            )
+            .into());
+        }
         if current > SCHEMA_VERSION {
             return Err(Error::config(format!(
-                "the store {} has schema version {current}, newer than this katana-sync \
+                "the store {path} has schema version {current}, newer than this katana-sync \
                  understands ({SCHEMA_VERSION}); run the newer katana-sync that wrote it, \
-                 or point --db at another store",
-                self.path.display()
+                 or point --db at another store"
             ))
             .into());
         }
+        if current == 0 {
+            let foreign: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+                     ORDER BY name LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok();
+            if let Some(table) = foreign {
+                return Err(Error::store(
+                    &self.path,
+                    format!(
+                        "is an SQLite database but not a katana-sync store (schema version 0, \
+                         yet it holds tables such as `{table}`); it was left as it is"
+                    ),
+                    "point --db at the katana-sync store, or at a new path for a new one",
+                )
+                .into());
+            }
+        }
+        Ok(current)
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let current = self.migration_state()?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i as i64 + 1;
-            self.write(|tx| {
-                tx.execute_batch(sql)
-                    .with_context(|| format!("applying migration {version:04}"))?;
+            self.write_inner(|tx| {
+                tx.execute_batch(sql).map_err(|e| {
+                    if storage_problem(&e).is_some() {
+                        return anyhow::Error::new(e);
+                    }
+                    // The SQLite message only: the migration's text is no use to an
+                    // operator and must not flood the terminal.
+                    anyhow::anyhow!(
+                        "applying migration {version:04} failed: {}",
+                        sqlite_message(&e)
+                    )
+                })?;
                 tx.pragma_update(None, "user_version", version)?;
                 Ok(())
-            })?;
+            })
+            .map_err(|e| on_store(&self.path, "cannot be migrated", e))?;
             tracing::debug!(version, "store migrated");
         }
         Ok(())
     }
 }
 
-/// The store holds customer names and tax numbers: keep it to its owner.
-fn restrict_permissions(path: &Path) {
+/// Checks what is at the store's path before anything is opened, created or locked
+/// there: a regular file (directly or through a symbolic link), or nothing at all in an
+/// existing directory. Anything else is the store's error (exit 74) naming the path.
+pub fn check_path(path: &Path, access: Access) -> Result<Found, Error> {
+    let shown = path.display();
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(target) => target,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let target = std::fs::read_link(path)
+                    .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+                return Err(Error::store(
+                    path,
+                    format!("is a symbolic link to {target}, which does not exist"),
+                    "point --db at the store itself; a store is never created through a link",
+                ));
+            }
+            Err(e) => return Err(uninspectable(path, &e)),
+        },
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match access {
+                Access::Existing => Err(Error::store(
+                    path,
+                    "no store at this path",
+                    "run a pass (e.g. `katana-sync orders pull`) to create it, or point --db, \
+                     KATANA_SYNC_DB or `[store] path` at the existing store",
+                )),
+                Access::Create => {
+                    check_directory(path)?;
+                    directory_writable(path).map(|()| Found::Absent)
+                }
+            };
+        }
+        Err(e) => return Err(uninspectable(path, &e)),
+    };
+    if meta.is_dir() {
+        return Err(Error::store(
+            path,
+            "is a directory, not a store file",
+            format!(
+                "point --db at a file, e.g. {}",
+                path.join(crate::config::DEFAULT_STORE).display()
+            ),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(Error::store(
+            path,
+            format!("is a {}, not a regular file", file_kind(&meta)),
+            "point --db at a store file (a new path creates one)",
+        ));
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(access == Access::Create);
+    if let Err(e) = opts.open(path) {
+        return Err(Error::store(
+            path,
+            format!(
+                "cannot be opened for {} ({e})",
+                if access == Access::Create {
+                    "writing"
+                } else {
+                    "reading"
+                }
+            ),
+            format!(
+                "give this user {} access to it (`ls -l {shown}`; `lsattr {shown}` shows an \
+                 immutable flag), or run as the store's owner",
+                if access == Access::Create {
+                    "read and write"
+                } else {
+                    "read"
+                }
+            ),
+        ));
+    }
+    // Before any lock file is made beside it: a file that is not a store (or a
+    // truncated one) is refused with nothing created.
+    check_length(path)?;
+    if access == Access::Create {
+        // SQLite creates its -wal and -shm files beside the store, the lock lives there.
+        directory_writable(path)?;
+    }
+    Ok(Found::File)
+}
+
+/// Whether this user may create files in the store's directory (SQLite creates its
+/// `-wal` and `-shm` files there, the lock file lives there): `access(2)`, which also
+/// says no for an immutable directory or a read-only file system, even to root.
+pub fn directory_writable(path: &Path) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(|e| {
+        Error::store(
+            path,
+            format!("its directory {} is not writable ({e})", dir.display()),
+            format!(
+                "make {} writable by the user that runs katana-sync (`lsattr -d` shows an \
+                 immutable flag; `findmnt -T` a read-only mount)",
+                dir.display()
+            ),
+        )
+    })
+}
+
+/// The directory of a store about to be created must exist: it is never created
+/// implicitly (a typo in --db must not grow a tree of directories).
+fn check_directory(path: &Path) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::store(
+            path,
+            format!("{} is not a directory", dir.display()),
+            "point --db at a path inside a directory",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::store(
+            path,
+            format!("its directory {} does not exist", dir.display()),
+            format!(
+                "create it (`mkdir -p {}`, owned by the user that runs katana-sync), \
+                 or point --db elsewhere",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(uninspectable(path, &e)),
+    }
+}
+
+/// Creates an absent store file with its final mode from the start: the store holds
+/// customer names and tax numbers. `create_new` never follows a link and never touches
+/// a file that appeared meanwhile.
+fn create_file(path: &Path) -> Result<(), Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another run: check it like any existing path.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            check_path(path, Access::Create).map(|_| ())
         }
+        Err(e) => Err(Error::store(
+            path,
+            format!("cannot be created ({e})"),
+            "make its directory writable by this user (`lsattr -d` shows an immutable flag), \
+             or point --db elsewhere",
+        )),
+    }
+}
+
+/// A store shorter than its header says was truncated (a partial copy, a full disk):
+/// refused at once, rather than failing somewhere in the middle of a pass.
+fn check_length(path: &Path) -> Result<(), Error> {
+    use std::io::Read as _;
+    let damaged = |problem: String| {
+        Error::store(
+            path,
+            problem,
+            "restore it from a backup, or move it aside and let the next run rebuild it \
+             (Katana data are pulled again; Luca ids are re-adopted by lookup)",
+        )
+    };
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(()); // check_path already said why, for the cases that matter
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut header = [0u8; 100];
+    if len == 0 || file.read_exact(&mut header).is_err() {
+        return Ok(()); // empty (new), or too short: SQLite says "not a database"
+    }
+    if &header[..16] != b"SQLite format 3\0" {
+        return Err(Error::store(
+            path,
+            "is not an SQLite database (no SQLite header)",
+            "point --db at the katana-sync store, or at a new path for a new one; \
+             this file was left as it is",
+        ));
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    // The page count is valid only when its "version valid for" matches the change
+    // counter (SQLite file format, section 1.3.7).
+    let valid = header[92..96] == header[24..28];
+    if page_size >= 512 && valid && len < pages * page_size {
+        return Err(damaged(format!(
+            "is truncated: {len} bytes, but its header counts {pages} pages of {page_size} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() {
+            return "character device";
+        }
+        if t.is_block_device() {
+            return "block device";
+        }
+        if t.is_fifo() {
+            return "named pipe";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+    }
+    let _ = meta;
+    "special file"
+}
+
+fn uninspectable(path: &Path, e: &std::io::Error) -> Error {
+    Error::store(
+        path,
+        format!("cannot be inspected ({e})"),
+        "give this user access to every directory on the path",
+    )
+}
+
+/// The message of an SQLite error without the statement text some variants carry.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(err, msg) => msg.clone().unwrap_or_else(|| err.to_string()),
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Turns a failure of the file or the disk (somewhere in `err`'s chain) into the
+/// store's error, naming the path and the fix; anything else passes through.
+fn on_store(path: &Path, doing: &str, err: anyhow::Error) -> anyhow::Error {
+    if err.chain().any(|c| c.downcast_ref::<Error>().is_some()) {
+        return err;
+    }
+    let problem = err.chain().find_map(|c| {
+        c.downcast_ref::<rusqlite::Error>()
+            .and_then(storage_problem)
+    });
+    match problem {
+        Some((detail, fix)) => Error::store(path, format!("{doing}: {detail}"), fix).into(),
+        None => err,
     }
 }
 
@@ -187,7 +534,7 @@ mod tests {
     #[test]
     fn fresh_store_is_at_the_latest_version_and_reopens() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/dir/s.db");
+        let path = dir.path().join("s.db");
         let s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(s.integrity_check().unwrap(), "ok");

@@ -5,7 +5,24 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::Store;
-use crate::report::{RecordError, Requests, Run, RunStatus, SyncType};
+use crate::report::{RecordError, Requests, Run, RunStatus, SyncType, Tally};
+
+/// Shows a run left `running` by a dead process as the next run that takes the lock
+/// will record it ([`Store::close_interrupted_runs`]), for readers that cannot write.
+pub fn as_interrupted(run: &mut Run) {
+    run.status = RunStatus::Failed;
+    run.message = Some(INTERRUPTED_UNCLOSED.to_string());
+    run.errors.push(RecordError {
+        entity: "run".into(),
+        key: run.run_id.to_string(),
+        reason: INTERRUPTED_UNCLOSED.to_string(),
+    });
+}
+
+/// The reason recorded for a run whose process ended without closing it.
+pub const INTERRUPTED_UNCLOSED: &str = "interrupted: its process ended without closing the run \
+     (killed, e.g. by kill -9, a timeout or a power loss); the counts are those it had recorded. \
+     Closed by the next run that took the store's lock; that run carried on";
 
 impl Store {
     /// Opens a run row (status `running`) and returns its id.
@@ -58,6 +75,60 @@ impl Store {
             Ok(())
         })
         .context("recording the end of the run")
+    }
+
+    /// Writes a running pass's counts so far to its row, so a run that dies (kill -9,
+    /// power loss) keeps what it had done when the next run closes it.
+    pub fn checkpoint_run(
+        &self,
+        run_id: i64,
+        tally: &Tally,
+        requests: Requests,
+    ) -> anyhow::Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE runs SET processed = ?2, created = ?3, updated = ?4, skipped = ?5,
+                        failed = ?6, katana_requests = ?7, luca_requests = ?8
+                 WHERE id = ?1 AND status = 'running'",
+            )?
+            .execute(params![
+                run_id,
+                tally.processed as i64,
+                tally.created as i64,
+                tally.updated as i64,
+                tally.skipped as i64,
+                tally.failed as i64,
+                requests.katana as i64,
+                requests.luca as i64,
+            ])?;
+            Ok(())
+        })
+        .context("recording the progress of the run")
+    }
+
+    /// Closes every run still marked `running` as `failed`, interrupted, with the counts
+    /// it had written. Only the holder of the store's lock may call this: a run marked
+    /// running whose process no longer holds the lock is dead. Returns the ids closed.
+    pub fn close_interrupted_runs(&self, now: &str) -> anyhow::Result<Vec<i64>> {
+        self.write(|tx| {
+            let ids: Vec<i64> = tx
+                .prepare("SELECT id FROM runs WHERE status = 'running' ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE runs SET status = 'failed', finished_at = ?2, message = ?3 WHERE id = ?1",
+                    params![id, now, INTERRUPTED_UNCLOSED],
+                )?;
+                tx.execute(
+                    "INSERT INTO run_errors (run_id, seq, entity, key, reason)
+                     SELECT ?1, coalesce(max(seq) + 1, 0), 'run', ?2, ?3 FROM run_errors WHERE run_id = ?1",
+                    params![id, id.to_string(), INTERRUPTED_UNCLOSED],
+                )?;
+            }
+            Ok(ids)
+        })
+        .context("closing runs that were interrupted")
     }
 
     /// The last `limit` runs, newest first, optionally of one type.
@@ -203,5 +274,49 @@ mod tests {
         assert_eq!(s.runs(1, None).unwrap().len(), 1);
         assert!(s.last_success(SyncType::OrdersPull).unwrap().is_some());
         assert!(s.last_success(SyncType::ProductsPush).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_dead_run_is_closed_as_interrupted_with_its_counts() {
+        let (_d, s) = temp_store();
+        let id = s
+            .start_run(SyncType::ProductsPush, "2026-11-28T10:00:00.000Z")
+            .unwrap();
+        let tally = Tally {
+            processed: 40,
+            created: 36,
+            ..Tally::default()
+        };
+        s.checkpoint_run(
+            id,
+            &tally,
+            Requests {
+                katana: 0,
+                luca: 41,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.close_interrupted_runs("2026-11-28T10:05:00.000Z")
+                .unwrap(),
+            [id]
+        );
+        let run = &s.runs(1, None).unwrap()[0];
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(
+            (run.processed, run.created, run.requests.luca),
+            (40, 36, 41)
+        );
+        assert_eq!(run.finished_at.as_deref(), Some("2026-11-28T10:05:00.000Z"));
+        assert!(
+            run.errors[0].reason.starts_with("interrupted"),
+            "{:?}",
+            run.errors
+        );
+        // A closed run is never touched again, by a checkpoint or a later close.
+        s.checkpoint_run(id, &Tally::default(), Requests::default())
+            .unwrap();
+        assert!(s.close_interrupted_runs("x").unwrap().is_empty());
+        assert_eq!(s.runs(1, None).unwrap()[0].created, 36);
     }
 }

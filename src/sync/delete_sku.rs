@@ -20,6 +20,9 @@ pub struct Deletion {
     pub lookup: &'static str,
     pub elapsed_ms: u64,
     pub deleted: bool,
+    /// The person answered no at the prompt.
+    #[serde(skip)]
+    pub declined: bool,
 }
 
 /// Finds the card, asks `confirm` (unless it says yes at once), deletes it.
@@ -61,6 +64,7 @@ pub async fn run(
         lookup,
         elapsed_ms: 0,
         deleted: false,
+        declined: false,
     };
     let Some(id) = id else {
         tally.fail(
@@ -72,8 +76,20 @@ pub async fn run(
         *out = Some(report);
         return Ok(());
     };
-    if ctx.dry_run() || !confirm(sku, id)? {
+    if ctx.dry_run() {
         tally.skipped = 1;
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        *out = Some(report);
+        return Ok(());
+    }
+    if !confirm(sku, id)? {
+        // Not what was asked for: the pass did not do its one job (exit 1).
+        tally.fail(
+            "stock_card",
+            sku,
+            "not deleted: the deletion was not confirmed",
+        );
+        report.declined = true;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         *out = Some(report);
         return Ok(());

@@ -131,7 +131,9 @@ pub async fn run<K: Kind>(
         .map(|row| {
             let (progress, stop) = (&progress, &stop);
             async move {
-                if stop.get() {
+                // After a fatal error, or once SIGINT/SIGTERM asked for a stop, no new
+                // row starts; rows in flight finish.
+                if stop.get() || ctx.stop_requested().is_some() {
                     return None;
                 }
                 let key = row.key.clone();
@@ -147,8 +149,12 @@ pub async fn run<K: Kind>(
         })
         .buffer_unordered(luca.sessions());
     let mut planned = Vec::new();
+    let mut not_started = 0usize;
     while let Some(done) = results.next().await {
-        let Some((key, r)) = done else { continue };
+        let Some((key, r)) = done else {
+            not_started += 1;
+            continue;
+        };
         tally.processed += 1;
         match r {
             Ok(Settled::Created) => tally.created += 1,
@@ -170,6 +176,7 @@ pub async fn run<K: Kind>(
                 Err(other) => return Err(other),
             },
         }
+        ctx.checkpoint(tally)?;
     }
     drop(results);
     for p in planned {
@@ -177,6 +184,7 @@ pub async fn run<K: Kind>(
     }
     match fatal {
         Some(e) => Err(e.into()),
+        None if not_started > 0 => Ok(ctx.check_stop()?),
         None => Ok(()),
     }
 }
