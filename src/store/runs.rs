@@ -282,11 +282,9 @@ mod tests {
         let id = s
             .start_run(SyncType::ProductsPush, "2026-11-28T10:00:00.000Z")
             .unwrap();
-        let tally = Tally {
-            processed: 40,
-            created: 36,
-            ..Tally::default()
-        };
+        let mut tally = Tally::default();
+        tally.processed = 40;
+        tally.created = 36;
         s.checkpoint_run(
             id,
             &tally,

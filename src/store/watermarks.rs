@@ -25,25 +25,41 @@ impl Store {
 
     /// The walk of `entity` that an earlier run left unfinished, if any.
     pub fn cursor(&self, entity: &str) -> anyhow::Result<Option<Cursor>> {
-        let row: Option<(Option<String>, String, u32, u32, Option<i64>, String)> = self
+        struct Stored {
+            lo: Option<String>,
+            hi: String,
+            page_size: u32,
+            next_page: u32,
+            last_total: Option<i64>,
+            started_at: String,
+        }
+        let row = self
             .conn()
             .query_row(
                 "SELECT lo, hi, page_size, next_page, last_total, started_at
                  FROM walk_cursors WHERE entity = ?1",
                 [entity],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
+                    Ok(Stored {
+                        lo: r.get(0)?,
+                        hi: r.get(1)?,
+                        page_size: r.get(2)?,
+                        next_page: r.get(3)?,
+                        last_total: r.get(4)?,
+                        started_at: r.get(5)?,
+                    })
                 },
             )
             .optional()?;
-        let Some((lo, hi, page_size, next_page, last_total, started_at)) = row else {
+        let Some(Stored {
+            lo,
+            hi,
+            page_size,
+            next_page,
+            last_total,
+            started_at,
+        }) = row
+        else {
             return Ok(None);
         };
         // A cursor the store cannot read back is refused rather than guessed at: a

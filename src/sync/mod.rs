@@ -62,6 +62,8 @@ where
             }
             page.save_position(tx)
         })?;
+        ctx.checkpoint(tally)?;
+        ctx.check_stop()?;
     }
     Ok(())
 }

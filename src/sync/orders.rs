@@ -131,6 +131,9 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         });
         stored?;
         tally.processed = met.processed();
+        ctx.checkpoint(tally)?;
+        // A safe point: the page is committed; the page fetched meanwhile is dropped.
+        ctx.check_stop()?;
         next = fetched?;
     }
 
@@ -175,6 +178,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 page.save_position(tx)
             })?;
             tally.processed = met.processed();
+            ctx.checkpoint(tally)?;
+            ctx.check_stop()?;
         }
     }
 
@@ -195,6 +200,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             })?;
             progress.inc(chunk.len() as u64);
             tally.processed = met.processed();
+            ctx.checkpoint(tally)?;
+            ctx.check_stop()?;
         }
     }
 
