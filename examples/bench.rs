@@ -163,7 +163,15 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
         "walk" => {
             let text = std::fs::read_to_string(config)?;
             let cfg = config::from_str(&text, config, &Overrides::default(), &|_| None)?;
-            let ctx = Ctx::with_config(&opts(), Mode::Silent, Needs::READER, cfg)?;
+            let ctx = Ctx::with_config(
+                &opts(),
+                Mode::Silent,
+                Needs {
+                    config_file: false,
+                    lock: true,
+                },
+                cfg,
+            )?;
             let client = ctx.katana().await?;
             let query = vec![
                 ("include_deleted", "true".to_string()),

@@ -543,7 +543,7 @@ fn a_full_disk_in_the_middle_of_a_pass_exits_74_and_loses_nothing() {
         cmd.output().unwrap()
     };
     // Enough for the schema, not for 300 orders with their rows.
-    let out = limited(400);
+    let out = limited(1000);
     // Past the migration, in the middle of the pass's writes.
     assert_store_error(&out, &env.db(), "cannot be written");
     let out = env.run(&["--json", "orders", "pull"]);
