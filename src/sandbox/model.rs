@@ -90,9 +90,7 @@ pub mod wire {
 
     /// A `Decimal` written as a JSON number (the wire's `total`, `conversion_rate`, ...).
     pub fn decimal_to_json(d: Decimal) -> serde_json::Value {
-        serde_json::Number::from_str(&d.normalize().to_string())
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
+        crate::luca::number(d)
     }
 
     /// Reads a number or a numeric string into a `Decimal`.

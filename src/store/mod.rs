@@ -7,6 +7,7 @@
 pub mod adjustments;
 pub mod catalog;
 pub mod lock;
+pub mod luca_findings;
 pub mod luca_ids;
 pub mod orders;
 pub mod outbox;
@@ -21,11 +22,15 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::Error;
 
-/// The embedded migrations, in order; migration `i` brings the store to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../sql/0001_init.sql")];
+/// The embedded migrations, in order, each with the version it brings the store to (its
+/// file number; numbers may skip one reserved for a migration not merged yet).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../sql/0001_init.sql")),
+    (3, include_str!("../../sql/0003_luca_findings.sql")),
+];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 pub struct Store {
     conn: Connection,
@@ -134,8 +139,7 @@ impl Store {
             ))
             .into());
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i64 + 1;
+        for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             self.write(|tx| {
                 tx.execute_batch(sql)
                     .with_context(|| format!("applying migration {version:04}"))?;

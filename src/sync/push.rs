@@ -25,7 +25,7 @@ use crate::luca::{self, LucaClient, Outcome};
 use crate::progress::Progress;
 use crate::report::Tally;
 use crate::store::outbox::{self, Enqueued, Row, State};
-use crate::store::quarantine;
+use crate::store::{luca_findings, quarantine};
 
 /// What a lookup by natural key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,7 @@ pub async fn run<K: Kind>(
         return Ok(());
     }
     let luca = ctx.luca().await?;
+    apply_findings(ctx, tally, luca).await?;
     let progress = Progress::new(ctx.progress, kind.name(), Some(rows.len() as u64));
     let stop = Cell::new(false);
     let mut fatal: Option<luca::Error> = None;
@@ -175,9 +176,104 @@ pub async fn run<K: Kind>(
     for p in planned {
         tally.plan(p);
     }
+    if luca.saw_single_login() {
+        remember_single_login(ctx, tally, luca)?;
+    }
     match fatal {
         Some(e) => Err(e.into()),
         None => Ok(()),
+    }
+}
+
+/// Tells the client the list wrappers learnt about the tenant.
+pub fn learn_wrappers(ctx: &Ctx, luca: &LucaClient) -> anyhow::Result<()> {
+    for f in luca_findings::all(ctx.store.conn())? {
+        if let (Some(endpoint), Some(key)) = (
+            f.key.strip_prefix(luca_findings::WRAPPER_PREFIX),
+            f.value.strip_prefix("key:"),
+        ) {
+            luca.learn_wrapper(endpoint, key);
+        }
+    }
+    Ok(())
+}
+
+/// Applies what is known about the tenant: its list wrappers, and the session pool
+/// sized to what Luca allows one user: the limit learnt earlier (by `doctor --probe` or
+/// a pass), else a check once per store (two logins, then one read on the first
+/// session), remembered for the next runs.
+pub async fn apply_findings(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> anyhow::Result<()> {
+    learn_wrappers(ctx, luca)?;
+    if luca.configured_sessions() < 2 {
+        return Ok(());
+    }
+    let known = luca_findings::get(ctx.store.conn(), luca_findings::SESSIONS_PER_USER)?;
+    match known.as_deref() {
+        Some("1") => {
+            luca.limit_sessions(1);
+            note(
+                tally,
+                format!(
+                    "Luca allows one session per user (learnt earlier): using 1 of the {} \
+                     configured in luca.sessions",
+                    luca.configured_sessions()
+                ),
+            );
+        }
+        Some(_) => {}
+        None => {
+            let several = luca.several_sessions_allowed().await?;
+            if several {
+                ctx.store.write(|tx| {
+                    luca_findings::record(
+                        tx,
+                        luca_findings::SESSIONS_PER_USER,
+                        "several",
+                        "pass",
+                        &crate::store::now(),
+                    )
+                })?;
+            } else {
+                remember_single_login(ctx, tally, luca)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remember_single_login(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> anyhow::Result<()> {
+    ctx.store.write(|tx| {
+        luca_findings::record(
+            tx,
+            luca_findings::SESSIONS_PER_USER,
+            "1",
+            "pass",
+            &crate::store::now(),
+        )
+    })?;
+    note(
+        tally,
+        format!(
+            "Luca ended a session when another session of the same user logged in: it allows \
+             one session per user, so this run used 1 of the {} configured in luca.sessions \
+             (remembered for the next runs; set luca.sessions = 1 to skip the check)",
+            luca.configured_sessions()
+        ),
+    );
+    Ok(())
+}
+
+/// A line for the run's output, said once.
+fn note(tally: &mut Tally, text: String) {
+    match tally
+        .extra
+        .entry("notes")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(items) if !items.iter().any(|i| i.as_str() == Some(&text)) => {
+            items.push(Value::String(text))
+        }
+        _ => {}
     }
 }
 
@@ -274,18 +370,22 @@ async fn settle_row<K: Kind>(
         }
     };
     match outcome {
-        Outcome::Done(answer) => {
-            finish(
-                ctx,
-                kind,
-                &row,
-                State::Done,
-                kind.created_id(&answer),
-                "created",
-                None,
-            )?;
-            Ok(Settled::Created)
-        }
+        Outcome::Done(answer) => match kind.created_id(&answer) {
+            Some(id) => {
+                finish(ctx, kind, &row, State::Done, Some(id), "created", None)?;
+                Ok(Settled::Created)
+            }
+            // A success carries the new id; an answer without one proves nothing.
+            None => {
+                let why = format!(
+                    "outcome unknown (Luca's answer carries no new id: {}); it is looked up \
+                     before anything is sent again",
+                    luca::answer::excerpt(&answer.to_string())
+                );
+                finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
+                Ok(Settled::InDoubt(why))
+            }
+        },
         // Luca has it already (an earlier run, or a person): adopt its id.
         Outcome::Exists(msg) => match kind.lookup(luca, &row.key).await {
             Ok(Lookup::Found(id)) => {
@@ -293,8 +393,13 @@ async fn settle_row<K: Kind>(
                 Ok(Settled::Adopted)
             }
             other => {
+                let found = match other {
+                    Ok(Lookup::Absent) => "found nothing".to_string(),
+                    Ok(_) => "could not tell".to_string(),
+                    Err(e) => format!("failed: {e}"),
+                };
                 let why = format!(
-                    "Luca says it exists ({msg}) but the lookup gave {other:?}; the next run looks again"
+                    "Luca says it exists ({msg}) but the lookup {found}; the next run looks again"
                 );
                 finish(ctx, kind, &row, State::Unknown, None, "exists", Some(&why))?;
                 Ok(Settled::InDoubt(why))
