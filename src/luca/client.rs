@@ -66,6 +66,11 @@ pub enum Error {
 
     #[error("{0}")]
     Unencodable(String),
+
+    /// The session was ended while it was logging in (another login of the same user,
+    /// where Luca allows one session per user): the login starts over.
+    #[error("Luca ended the session while it was logging in ({0})")]
+    SessionEnded(String),
 }
 
 impl Error {
@@ -73,9 +78,10 @@ impl Error {
         match self {
             Error::Auth { .. } => Exit::AuthRejected,
             Error::NoSuchBranch { .. } => Exit::Config,
-            Error::Unavailable { .. } | Error::Refused { .. } | Error::NotAList { .. } => {
-                Exit::Unavailable
-            }
+            Error::Unavailable { .. }
+            | Error::Refused { .. }
+            | Error::NotAList { .. }
+            | Error::SessionEnded(_) => Exit::Unavailable,
             Error::Unencodable(_) => Exit::Partial,
         }
     }
@@ -141,6 +147,10 @@ pub struct LucaClient {
     logins: AtomicU64,
     /// Set when the pool saw a session end right after another of its logins.
     single_login: AtomicBool,
+    /// Set when a suspected single-login limit was checked and is not one (this run).
+    several_verified: AtomicBool,
+    /// One check of the sessions per user at a time.
+    verifying: Mutex<()>,
     login_failures: AtomicU32,
     max_attempts: u32,
     counters: Arc<RequestCounters>,
@@ -211,6 +221,8 @@ impl LucaClient {
             in_use: AtomicUsize::new(cfg.sessions),
             logins: AtomicU64::new(0),
             single_login: AtomicBool::new(false),
+            several_verified: AtomicBool::new(false),
+            verifying: Mutex::new(()),
             login_failures: AtomicU32::new(0),
             max_attempts: max_attempts.max(1),
             counters,
@@ -298,20 +310,42 @@ impl LucaClient {
     }
 
     /// A session lost: was it ended by a later login of another session of this pool?
-    /// Then Luca allows one session per user, and the pool shrinks to one.
-    fn note_loss(&self, session: &Session) -> bool {
+    /// A loss after another login is only a suspicion (sessions also just expire), so it
+    /// is checked once per run: this session logs in again, a spare session logs in,
+    /// and this one is asked for its branch list. Lost again: one session per user, and
+    /// the pool shrinks to one. Leaves the session not ready either way.
+    async fn note_loss(&self, session: &mut Session) -> bool {
+        session.ready = false;
         let later_login = self.logins.load(Ordering::SeqCst) > session.login_no;
-        if self.sessions() > 1 && session.login_no > 0 && later_login {
-            if !self.single_login.swap(true, Ordering::SeqCst) {
-                tracing::warn!(
-                    "Luca ended a session right after another session of this user logged in: \
-                     it allows one session per user; carrying on with one"
-                );
-            }
-            self.limit_sessions(1);
+        if self.single_login.load(Ordering::SeqCst) {
             return true;
         }
-        false
+        if self.sessions() < 2 || session.login_no == 0 || !later_login {
+            return false;
+        }
+        let Ok(_turn) = self.verifying.try_lock() else {
+            return false;
+        };
+        if self.several_verified.load(Ordering::SeqCst) {
+            return false;
+        }
+        let single = match self.check_with_spare(session).await {
+            Ok(several) => !several,
+            Err(e) => {
+                tracing::debug!("checking the sessions per user failed: {e}");
+                false
+            }
+        };
+        if single {
+            tracing::warn!(
+                "Luca ended a session right after another session of this user logged in: it \
+                 allows one session per user; carrying on with one"
+            );
+        } else {
+            self.several_verified.store(true, Ordering::SeqCst);
+        }
+        session.ready = false;
+        single
     }
 
     /// A read (list, lookup): retried on transient failures, re-logged once on a lost
@@ -360,8 +394,7 @@ impl LucaClient {
                         if !relogged =>
                     {
                         tracing::info!("Luca session lost on {endpoint} ({a}); logging in again");
-                        self.note_loss(&session);
-                        session.ready = false;
+                        self.note_loss(&mut session).await;
                         relogged = true;
                         continue;
                     }
@@ -369,20 +402,7 @@ impl LucaClient {
                 },
             };
             failures += 1;
-            if failures >= policy.attempts {
-                return Err(Error::Unavailable {
-                    endpoint: endpoint.to_string(),
-                    attempts: failures,
-                    last,
-                });
-            }
-            let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
-            tracing::warn!(
-                "Luca {endpoint} failed ({last}); retry {failures}/{} in {:.1}s",
-                policy.attempts - 1,
-                delay.as_secs_f64()
-            );
-            tokio::time::sleep(delay).await;
+            give_up_or_wait(endpoint, policy, failures, last, retry_after, &mut backoff).await?;
         }
     }
 
@@ -454,8 +474,7 @@ impl LucaClient {
                     Answer::Exists(m) => Outcome::Exists(m),
                     Answer::Rejected(m) => Outcome::Rejected(m),
                     Answer::SessionLost(why) => {
-                        let ended_by_login = self.note_loss(&session);
-                        session.ready = false;
+                        let ended_by_login = self.note_loss(&mut session).await;
                         if relogged || ended_by_login {
                             Outcome::Unknown(format!(
                                 "not logged in ({why}){}",
@@ -475,8 +494,7 @@ impl LucaClient {
                     }
                     // The write may have run before the session went.
                     a @ Answer::LoginPage(_) => {
-                        self.note_loss(&session);
-                        session.ready = false;
+                        self.note_loss(&mut session).await;
                         Outcome::Unknown(a.to_string())
                     }
                     // A crash page says nothing about the session: it stays as it is.
@@ -517,7 +535,12 @@ impl LucaClient {
     async fn check_two_sessions_apart(&self) -> Result<bool, Error> {
         let taken = self.take().await;
         let mut a = self.sessions[taken.index].lock().await;
-        self.ensure_ready(&mut a).await?;
+        self.check_with_spare(&mut a).await
+    }
+
+    /// Logs `a` in, then a spare session outside the pool, then asks `a` again.
+    async fn check_with_spare(&self, a: &mut Session) -> Result<bool, Error> {
+        self.ensure_ready(a).await?;
         let mut b = Session {
             http: self.http_client().map_err(|e| Error::Unavailable {
                 endpoint: "Giris.do".into(),
@@ -528,7 +551,7 @@ impl LucaClient {
             login_no: 0,
         };
         self.ensure_ready(&mut b).await?;
-        self.still_logged_in(&mut a).await
+        self.still_logged_in(a).await
     }
 
     async fn still_logged_in(&self, a: &mut Session) -> Result<bool, Error> {
@@ -634,20 +657,7 @@ impl LucaClient {
                 },
             };
             failures += 1;
-            if failures >= policy.attempts {
-                return Err(Error::Unavailable {
-                    endpoint: endpoint.to_string(),
-                    attempts: failures,
-                    last,
-                });
-            }
-            let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
-            tracing::warn!(
-                "Luca {endpoint} failed ({last}); retry {failures}/{} in {:.1}s",
-                policy.attempts - 1,
-                delay.as_secs_f64()
-            );
-            tokio::time::sleep(delay).await;
+            give_up_or_wait(endpoint, policy, failures, last, retry_after, &mut backoff).await?;
         }
     }
 
@@ -702,6 +712,9 @@ impl LucaClient {
                         endpoint: endpoint.to_string(),
                         message: m,
                     }),
+                    a @ (Answer::SessionLost(_) | Answer::LoginPage(_)) => {
+                        Step::Fail(Error::SessionEnded(a.to_string()))
+                    }
                     other => Step::Retry(other.to_string()),
                 }
             })
@@ -720,7 +733,30 @@ impl LucaClient {
             .collect())
     }
 
+    /// Logs in and selects the branch; starts over when the session is ended halfway.
     async fn login(&self, session: &Session) -> Result<(), Error> {
+        let mut backoff = crate::backoff::Backoff::default();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.login_once(session).await {
+                Err(Error::SessionEnded(why)) if tries < self.max_attempts => {
+                    tracing::info!("{why}; logging in again");
+                    tokio::time::sleep(backoff.next_delay() / 4).await;
+                }
+                Err(Error::SessionEnded(why)) => {
+                    return Err(Error::Unavailable {
+                        endpoint: "Giris.do".into(),
+                        attempts: tries,
+                        last: why,
+                    });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn login_once(&self, session: &Session) -> Result<(), Error> {
         let policy = Policy {
             attempts: self.max_attempts,
             timeout: None,
@@ -811,6 +847,9 @@ impl LucaClient {
             policy,
             |reply| match classify(reply.status, &reply.text) {
                 Answer::Ok(_) => Step::Done(()),
+                a @ (Answer::SessionLost(_) | Answer::LoginPage(_)) => {
+                    Step::Fail(Error::SessionEnded(a.to_string()))
+                }
                 Answer::Rejected(m) | Answer::Exists(m) => Step::Fail(Error::NoSuchBranch {
                     wanted: branch,
                     detail: format!(
@@ -826,4 +865,31 @@ impl LucaClient {
         tracing::debug!(branch, "Luca session ready");
         Ok(())
     }
+}
+
+/// After a failed attempt of an idempotent call: the error once the attempts are spent,
+/// else the wait (`Retry-After` when the server named one, full jitter otherwise).
+async fn give_up_or_wait(
+    endpoint: &str,
+    policy: Policy,
+    failures: u32,
+    last: String,
+    retry_after: Option<Duration>,
+    backoff: &mut crate::backoff::Backoff,
+) -> Result<(), Error> {
+    if failures >= policy.attempts {
+        return Err(Error::Unavailable {
+            endpoint: endpoint.to_string(),
+            attempts: failures,
+            last,
+        });
+    }
+    let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
+    tracing::warn!(
+        "Luca {endpoint} failed ({last}); retry {failures}/{} in {:.1}s",
+        policy.attempts - 1,
+        delay.as_secs_f64()
+    );
+    tokio::time::sleep(delay).await;
+    Ok(())
 }

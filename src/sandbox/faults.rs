@@ -52,7 +52,8 @@ pub struct LucaFaults {
     pub bad_login: bool,
     /// A new login ends the user's other sessions (they then get `Login olunmalı.`).
     pub single_login: bool,
-    /// The login lists this many branches (the seeded one first; the others empty).
+    /// The login lists exactly this many branches (0: the two seeded; 1: only the main
+    /// one; more: the seeded, then empty extra companies).
     pub branches: u32,
     /// Every list answer (the branch list too) keeps its items under this key.
     pub list_wrapper: Option<String>,

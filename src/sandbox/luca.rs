@@ -555,14 +555,18 @@ fn login(shared: &Shared, faults: &LucaFaults, text: &str) -> Response {
     r
 }
 
-/// The branches the login lists: the seeded ones, then (under `branches=N`) empty extra
-/// companies up to N in all.
+/// The branches the login lists: the seeded ones (two), or under `branches=N` exactly N:
+/// the first seeded ones, then empty extra companies.
 fn listed_branches(shared: &Shared, faults: &LucaFaults) -> Vec<(i64, String)> {
     let mut list: Vec<(i64, String)> = lock(&shared.luca)
         .branches
         .values()
         .map(|b| (b.id, b.name.clone()))
         .collect();
+    if faults.branches == 0 {
+        return list;
+    }
+    list.truncate(faults.branches as usize);
     let mut next = list.iter().map(|(id, _)| *id).max().unwrap_or(0) + 1;
     while list.len() < faults.branches as usize {
         list.push((next, format!("Şube {next} (Yan Şirket)")));

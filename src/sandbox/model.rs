@@ -96,7 +96,7 @@ pub mod wire {
     /// Reads a number or a numeric string into a `Decimal`.
     pub struct DecimalVisitor;
 
-    impl Visitor<'_> for DecimalVisitor {
+    impl<'de> Visitor<'de> for DecimalVisitor {
         type Value = Decimal;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -121,6 +121,15 @@ pub mod wire {
             Decimal::from_str(v)
                 .or_else(|_| Decimal::from_scientific(v))
                 .map_err(|_| E::custom(format!("bad decimal {v:?}")))
+        }
+
+        // With serde_json's `arbitrary_precision`, a number arrives as a one-entry map
+        // holding its exact text.
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Decimal, A::Error> {
+            let Some((_, text)) = map.next_entry::<String, String>()? else {
+                return Err(de::Error::custom("an empty object is not a number"));
+            };
+            self.visit_str(&text)
         }
     }
 

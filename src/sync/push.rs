@@ -76,6 +76,8 @@ enum Settled {
     Adopted,
     Rejected(String),
     InDoubt(String),
+    /// An unclear create: worth another lookup before the run ends.
+    Unclear(String),
     Planned(Value),
 }
 
@@ -128,51 +130,80 @@ pub async fn run<K: Kind>(
     let progress = Progress::new(ctx.progress, kind.name(), Some(rows.len() as u64));
     let stop = Cell::new(false);
     let mut fatal: Option<luca::Error> = None;
-    let mut results = futures::stream::iter(rows)
-        .map(|row| {
-            let (progress, stop) = (&progress, &stop);
-            async move {
-                if stop.get() {
-                    return None;
-                }
-                let key = row.key.clone();
-                let r = settle_row(ctx, luca, kind, row).await;
-                progress.inc(1);
-                if let Err(e) = &r
-                    && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
-                {
-                    stop.set(true);
-                }
-                Some((key, r))
-            }
-        })
-        .buffer_unordered(luca.sessions());
     let mut planned = Vec::new();
-    while let Some(done) = results.next().await {
-        let Some((key, r)) = done else { continue };
-        tally.processed += 1;
-        match r {
-            Ok(Settled::Created) => tally.created += 1,
-            Ok(Settled::Adopted) => tally.updated += 1,
-            Ok(Settled::Rejected(why)) => {
-                tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
-            }
-            Ok(Settled::InDoubt(why)) => {
-                // The pass is not complete while an outcome is unknown (exit 1).
-                tally.count("unknown_outcomes");
-                tally.fail(kind.name(), key, why);
-            }
-            Ok(Settled::Planned(p)) => planned.push(p),
-            Err(e) => match e.downcast::<luca::Error>() {
-                Ok(le) if is_fatal(&le) => {
-                    fatal.get_or_insert(le);
+    let pause = retry_pause(ctx, kind)?;
+    // Unclear creates (another round may settle them), and rows no round can settle.
+    let mut in_doubt: Vec<(String, String)> = Vec::new();
+    let mut settled_in_doubt: Vec<(String, String)> = Vec::new();
+    let mut round = 0;
+    loop {
+        round += 1;
+        let mut results = futures::stream::iter(rows)
+            .map(|row| {
+                let (progress, stop) = (&progress, &stop);
+                async move {
+                    if stop.get() {
+                        return None;
+                    }
+                    let key = row.key.clone();
+                    let r = settle_row(ctx, luca, kind, row).await;
+                    if round == 1 {
+                        progress.inc(1);
+                    }
+                    if let Err(e) = &r
+                        && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
+                    {
+                        stop.set(true);
+                    }
+                    Some((key, r))
                 }
-                Ok(le) => tally.fail(kind.name(), key, le.to_string()),
-                Err(other) => return Err(other),
-            },
+            })
+            .buffer_unordered(luca.sessions());
+        while let Some(done) = results.next().await {
+            let Some((key, r)) = done else { continue };
+            if round == 1 {
+                tally.processed += 1;
+            }
+            match r {
+                Ok(Settled::Created) => tally.created += 1,
+                Ok(Settled::Adopted) => tally.updated += 1,
+                Ok(Settled::Rejected(why)) => {
+                    tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
+                }
+                Ok(Settled::InDoubt(why)) => settled_in_doubt.push((key, why)),
+                Ok(Settled::Unclear(why)) => in_doubt.push((key, why)),
+                Ok(Settled::Planned(p)) => planned.push(p),
+                Err(e) => match e.downcast::<luca::Error>() {
+                    Ok(le) if is_fatal(&le) => {
+                        fatal.get_or_insert(le);
+                    }
+                    Ok(le) => tally.fail(kind.name(), key, le.to_string()),
+                    Err(other) => return Err(other),
+                },
+            }
         }
+        drop(results);
+        // An unclear outcome is looked up again before this run ends, so that one 5xx
+        // or lost answer does not hold a record back until the next run; the lookup
+        // still comes before any new create.
+        let Some(pause) = pause.filter(|_| {
+            round < ROUNDS && !in_doubt.is_empty() && fatal.is_none() && !ctx.dry_run()
+        }) else {
+            break;
+        };
+        tokio::time::sleep(pause).await;
+        let keys: Vec<String> = std::mem::take(&mut in_doubt)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        rows = outbox::open_rows(ctx.store.conn(), kind.name())?;
+        rows.retain(|r| keys.contains(&r.key));
     }
-    drop(results);
+    for (key, why) in in_doubt.into_iter().chain(settled_in_doubt) {
+        // The pass is not complete while an outcome is unknown (exit 1).
+        tally.count("unknown_outcomes");
+        tally.fail(kind.name(), key, why);
+    }
     for p in planned {
         tally.plan(p);
     }
@@ -183,6 +214,24 @@ pub async fn run<K: Kind>(
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// Rounds over the unclear outcomes within one run (the first included).
+const ROUNDS: u32 = 4;
+
+/// The pause before another round over unclear outcomes, or `None` when none may run in
+/// this pass: where Luca accepts a duplicate (accounts, invoices), a lookup soon after
+/// a lost create might not see it yet, so the round waits for twice the read-after-write
+/// delay `doctor --probe` measured, and does not run while that delay is unknown. Stock
+/// cards need no such wait: Luca itself refuses a second card with the same code.
+fn retry_pause<K: Kind>(ctx: &Ctx, kind: &K) -> anyhow::Result<Option<std::time::Duration>> {
+    let floor = std::time::Duration::from_millis(500);
+    if !kind.look_before_first_create() {
+        return Ok(Some(floor));
+    }
+    let learnt = luca_findings::get(ctx.store.conn(), luca_findings::READ_AFTER_WRITE_MS)?
+        .and_then(|ms| ms.parse::<u64>().ok());
+    Ok(learnt.map(|ms| floor.max(std::time::Duration::from_millis(ms * 2))))
 }
 
 /// Tells the client the list wrappers learnt about the tenant.
@@ -383,7 +432,7 @@ async fn settle_row<K: Kind>(
                     luca::answer::excerpt(&answer.to_string())
                 );
                 finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
-                Ok(Settled::InDoubt(why))
+                Ok(Settled::Unclear(why))
             }
         },
         // Luca has it already (an earlier run, or a person): adopt its id.
@@ -402,7 +451,7 @@ async fn settle_row<K: Kind>(
                     "Luca says it exists ({msg}) but the lookup {found}; the next run looks again"
                 );
                 finish(ctx, kind, &row, State::Unknown, None, "exists", Some(&why))?;
-                Ok(Settled::InDoubt(why))
+                Ok(Settled::Unclear(why))
             }
         },
         Outcome::Rejected(msg) => {
@@ -421,7 +470,7 @@ async fn settle_row<K: Kind>(
             let why =
                 format!("outcome unknown ({why}); it is looked up before anything is sent again");
             finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
-            Ok(Settled::InDoubt(why))
+            Ok(Settled::Unclear(why))
         }
     }
 }
