@@ -185,8 +185,9 @@ fn a_list_wrapper_of_another_name_is_read() {
 #[test]
 fn a_slow_listing_gets_its_own_timeout() {
     // Reads time out after 1 s; the range listing takes 2.5 s, within the listing timeout.
+    // More unmapped SKUs than one-by-one lookups are made for: a listing.
     let env = Env::new(
-        with_faults("luca.slow_listing=2500", 20),
+        with_faults("luca.slow_listing=2500", 40),
         Tool {
             luca_timeout_secs: 1,
             ..Tool::default()
@@ -236,4 +237,24 @@ fn runs_under_combined_faults_converge_with_no_duplicates() {
     assert_eq!(env.stats().luca.duplicate_creates.stock_card, 0);
     let cards = assert_each_card_once(&env);
     eprintln!("combined faults: {cards} cards, runs {codes:?}");
+}
+
+#[test]
+fn vat_rates_go_out_as_json_numbers_with_their_exact_text() {
+    let env = Env::new(with_faults("", 3), Tool::default());
+    assert_eq!(env.run_json(&["products", "pull"]).0, 0);
+    assert_eq!(env.run_json(&["products", "push"]).0, 0);
+    let raws: Vec<String> = env.sandbox().with_luca(|l| {
+        l.branches[&1]
+            .stock_cards
+            .iter()
+            .filter_map(|c| c.raw.clone())
+            .collect()
+    });
+    assert!(!raws.is_empty());
+    for raw in raws {
+        // As the Postman collection sends `0.18`: a number, not the string "0.2".
+        assert!(raw.contains(r#""kartAlisKdvOran":0.2"#), "{raw}");
+        assert!(raw.contains(r#""kartSatisKdvOran":0.2"#), "{raw}");
+    }
 }
