@@ -120,6 +120,13 @@ pub async fn run(opts: &GlobalOpts, progress: Mode, args: &DoctorArgs) -> anyhow
                             "run `doctor --probe` again and answer y, or pass --yes",
                         ),
                     });
+                } else if args.probe {
+                    checks.push(Check::fail(
+                        "probe",
+                        Exit::Partial,
+                        "not run: the Luca login does not work (see above); nothing was written",
+                        "fix the Luca login, then run `doctor --probe` again",
+                    ));
                 }
                 checks.push(findings_check(&ctx));
             }

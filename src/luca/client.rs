@@ -151,6 +151,9 @@ pub struct LucaClient {
     several_verified: AtomicBool,
     /// One check of the sessions per user at a time.
     verifying: Mutex<()>,
+    /// One login sequence at a time: where a login ends the user's other sessions,
+    /// interleaved sequences would end each other halfway, again and again.
+    login_gate: Mutex<()>,
     login_failures: AtomicU32,
     max_attempts: u32,
     counters: Arc<RequestCounters>,
@@ -223,6 +226,7 @@ impl LucaClient {
             single_login: AtomicBool::new(false),
             several_verified: AtomicBool::new(false),
             verifying: Mutex::new(()),
+            login_gate: Mutex::new(()),
             login_failures: AtomicU32::new(0),
             max_attempts: max_attempts.max(1),
             counters,
@@ -309,11 +313,13 @@ impl LucaClient {
         }
     }
 
-    /// A session lost: was it ended by a later login of another session of this pool?
-    /// A loss after another login is only a suspicion (sessions also just expire), so it
-    /// is checked once per run: this session logs in again, a spare session logs in,
-    /// and this one is asked for its branch list. Lost again: one session per user, and
-    /// the pool shrinks to one. Leaves the session not ready either way.
+    /// A session lost: may it have been ended by a later login of another session of
+    /// this pool? True unless that is ruled out, so that a write that met the loss is
+    /// never re-sent because of it. A loss after another login is only a suspicion
+    /// (sessions also just expire), so it is checked once per run: this session logs in
+    /// again, a spare session logs in, and this one is asked for its branch list. Lost
+    /// again: one session per user, and the pool shrinks to one. Leaves the session not
+    /// ready either way.
     async fn note_loss(&self, session: &mut Session) -> bool {
         session.ready = false;
         let later_login = self.logins.load(Ordering::SeqCst) > session.login_no;
@@ -323,29 +329,38 @@ impl LucaClient {
         if self.sessions() < 2 || session.login_no == 0 || !later_login {
             return false;
         }
-        let Ok(_turn) = self.verifying.try_lock() else {
+        if self.several_verified.load(Ordering::SeqCst) {
             return false;
+        }
+        // While another task checks, the cause cannot be told yet.
+        let Ok(_turn) = self.verifying.try_lock() else {
+            return true;
         };
         if self.several_verified.load(Ordering::SeqCst) {
             return false;
         }
-        let single = match self.check_with_spare(session).await {
-            Ok(several) => !several,
-            Err(e) => {
-                tracing::debug!("checking the sessions per user failed: {e}");
+        if self.single_login.load(Ordering::SeqCst) {
+            return true;
+        }
+        let verdict = self.check_with_spare(session).await;
+        session.ready = false;
+        match verdict {
+            Ok(false) => {
+                tracing::warn!(
+                    "Luca ended a session right after another session of this user logged in: \
+                     it allows one session per user; carrying on with one"
+                );
+                true
+            }
+            Ok(true) => {
+                self.several_verified.store(true, Ordering::SeqCst);
                 false
             }
-        };
-        if single {
-            tracing::warn!(
-                "Luca ended a session right after another session of this user logged in: it \
-                 allows one session per user; carrying on with one"
-            );
-        } else {
-            self.several_verified.store(true, Ordering::SeqCst);
+            Err(e) => {
+                tracing::debug!("checking the sessions per user failed: {e}");
+                true
+            }
         }
-        session.ready = false;
-        single
     }
 
     /// A read (list, lookup): retried on transient failures, re-logged once on a lost
@@ -479,7 +494,7 @@ impl LucaClient {
                             Outcome::Unknown(format!(
                                 "not logged in ({why}){}",
                                 if ended_by_login {
-                                    "; another login of the same user ended the session"
+                                    "; another login of the same user may have ended the session"
                                 } else {
                                     ""
                                 }
@@ -666,7 +681,10 @@ impl LucaClient {
         if session.ready {
             return Ok(());
         }
-        match self.login(session).await {
+        let gate = self.login_gate.lock().await;
+        let result = self.login(session).await;
+        drop(gate);
+        match result {
             Ok(()) => {
                 self.login_failures.store(0, Ordering::Relaxed);
                 session.login_no = self.logins.fetch_add(1, Ordering::SeqCst) + 1;
