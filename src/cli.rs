@@ -79,7 +79,7 @@ pub enum Command {
     /// Delete the Luca stock card of a SKU
     DeleteSku(DeleteSkuArgs),
     /// Check config, store and authentication; say what is wrong and how to fix it
-    Doctor,
+    Doctor(DoctorArgs),
     /// The built-in simulator of the Katana and Luca APIs
     #[command(subcommand)]
     Sandbox(SandboxCmd),
@@ -176,6 +176,17 @@ pub struct HistoryArgs {
     /// Only runs of this sync_type (e.g. orders_pull)
     #[arg(long = "type", value_name = "T")]
     pub sync_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Write one named test card, cari and invoice to Luca to learn what the reference
+    /// leaves open (sessions per user, list shapes, invoice list fields), and store it
+    #[arg(long)]
+    pub probe: bool,
+    /// With --probe: do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,8 @@ pub struct LucaConfig {
     pub sessions: usize,
     pub request_charset: Charset,
     pub timeout: Duration,
+    /// For listings that are slow by nature (a whole `No-Paging` catalogue).
+    pub listing_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +188,7 @@ struct RawLuca {
     sessions: usize,
     request_charset: String,
     timeout_secs: u64,
+    listing_timeout_secs: u64,
 }
 
 impl Default for RawLuca {
@@ -199,6 +202,7 @@ impl Default for RawLuca {
             sessions: 4,
             request_charset: "utf-8".into(),
             timeout_secs: 120,
+            listing_timeout_secs: 300,
         }
     }
 }
@@ -419,6 +423,9 @@ fn resolve(
             format!("{} is outside 1..={MAX_TIMEOUT_SECS}", l.timeout_secs),
         ));
     }
+    if l.listing_timeout_secs == 0 {
+        return Err(at("luca.listing_timeout_secs", "must be at least 1".into()));
+    }
     check_url(&l.base_url).map_err(|p| at("luca.base_url", p))?;
     let luca = LucaConfig {
         base_url: l.base_url.trim_end_matches('/').to_string(),
@@ -430,6 +437,7 @@ fn resolve(
         sessions: l.sessions,
         request_charset,
         timeout: Duration::from_secs(l.timeout_secs),
+        listing_timeout: Duration::from_secs(l.listing_timeout_secs),
     };
 
     let s = raw.sync;

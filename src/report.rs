@@ -284,6 +284,11 @@ pub fn render_run(run: &Run) -> String {
     if let Some(msg) = &run.message {
         let _ = writeln!(out, "  error: {msg}");
     }
+    if let Some(Value::Array(notes)) = run.extra.get("notes") {
+        for n in notes.iter().filter_map(Value::as_str) {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
     for e in &run.errors {
         let _ = writeln!(out, "  {} {}: {}", e.entity, e.key, e.reason);
     }

@@ -35,9 +35,21 @@ fn assert_each_card_once(env: &Env) -> usize {
 
 #[test]
 fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
+    kill_9_sweep("", 460, 24, 20);
+}
+
+#[test]
+fn kill_9_sweep_with_one_session_per_user_gives_every_card_once() {
+    kill_9_sweep("luca.single_login=1", 200, 12, 10);
+}
+
+/// Kills `products push` with SIGKILL `kills` times mid-push (at least `landed` of them
+/// in the sending phase), then lets one run finish: every card exists exactly once.
+fn kill_9_sweep(faults: &str, products: usize, kills: usize, landed: usize) {
     let opts = SandboxOptions {
         latency_ms: 10,
-        ..clean(0, 460, 10)
+        faults: faults.parse().unwrap(),
+        ..clean(0, products, 10)
     };
     // Two sessions at 10 ms: the sending phase lasts seconds, so kills land inside it.
     let env = Env::new(
@@ -49,14 +61,14 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
     );
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     let total = eligible_skus(&env).len();
-    assert!(total >= 900, "about a thousand cards to push, got {total}");
+    assert!(total >= products * 2, "cards to push: {total}");
 
     // Each run is killed once it has created a chosen number of cards (1 to 40: a
     // different moment every time), so every kill lands in the sending phase however
     // fast or loaded the machine is.
     let mut kills_mid_push = Vec::new();
     let mut i = 0u64;
-    while kills_mid_push.len() < 24 && i < 60 {
+    while kills_mid_push.len() < kills && i < 60 {
         let target = 1 + (i * 7) % 40;
         let before = env.stats().luca.creates.stock_card;
         let mut child = env.spawn(&["products", "push"]);
@@ -84,7 +96,7 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
     let stats = env.stats();
     assert_eq!(common::integrity(&env.db()), "ok");
     eprintln!(
-        "kill -9 sweep: {} kills mid-push (killed after N creates, cards that run created): {kills_mid_push:?}; \
+        "kill -9 sweep [{faults}]: {} kills mid-push (killed after N creates, cards that run created): {kills_mid_push:?}; \
          {n} cards present; {created_before_final} created by the killed runs, {} by the last; \
          rows in doubt after a kill, found by lookup and adopted: {}; duplicate create attempts {}; \
          duplicate cards 0; integrity ok",
@@ -94,7 +106,7 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
         stats.luca.duplicate_creates.stock_card
     );
     assert!(
-        kills_mid_push.len() >= 20,
+        kills_mid_push.len() >= landed,
         "only {} kills landed mid-push",
         kills_mid_push.len()
     );
@@ -103,23 +115,27 @@ fn kill_9_at_twenty_moments_then_rerun_gives_every_card_once() {
 
 #[test]
 fn lost_answers_are_looked_up_and_adopted_never_sent_twice() {
+    lost_answers("luca.lost=0.1");
+}
+
+#[test]
+fn lost_answers_with_one_session_per_user_are_never_sent_twice() {
+    lost_answers("luca.lost=0.1,luca.single_login=1");
+}
+
+fn lost_answers(faults: &str) {
     let opts = SandboxOptions {
-        faults: "luca.lost=0.1".parse().unwrap(),
+        faults: faults.parse().unwrap(),
         ..clean(0, 120, 10)
     };
     let env = Env::new(opts, Tool::default());
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
-    let (code, run) = env.run_json(&["products", "push"]);
-    assert_eq!(code, 1, "unknown outcomes make the pass partial: {run}");
-    let lost = env.stats().luca.lost_responses;
-    assert!(lost > 0, "some answers were lost");
-    let unknown = env.count("SELECT count(*) FROM outbox WHERE state = 'unknown'");
-    assert_eq!(unknown as u64, lost);
-
-    env.sandbox().set_faults(Default::default());
-    let creates_before = hits(&env.stats(), CREATE);
+    // A lost answer leaves the outcome unknown; the same run looks each one up again
+    // (never sending it twice) and adopts it, so the pass completes.
     let (code, run) = env.run_json(&["products", "push"]);
     assert_eq!(code, 0, "{run}");
+    let lost = env.stats().luca.lost_responses;
+    assert!(lost > 0, "some answers were lost");
     assert_eq!(
         run["updated"].as_u64(),
         Some(lost),
@@ -127,21 +143,27 @@ fn lost_answers_are_looked_up_and_adopted_never_sent_twice() {
     );
     assert_eq!(
         hits(&env.stats(), CREATE),
-        creates_before,
-        "nothing sent again"
+        run["created"].as_u64().unwrap() + lost,
+        "one create per card, none sent again"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox WHERE state = 'unknown'"),
+        0
     );
     assert_each_card_once(&env);
     assert_eq!(env.stats().luca.duplicate_creates.stock_card, 0);
     eprintln!(
-        "lost answers: {lost} of {} creates, all adopted, 0 duplicates",
-        creates_before
+        "lost answers: {lost} of {} creates, all adopted in the same run, 0 duplicates",
+        hits(&env.stats(), CREATE)
     );
 }
 
-/// Makes every card's outcome unknown: the creates land, the answers never arrive.
+/// Makes every card's outcome unknown: the creates land, the answers never arrive, and
+/// the lookups that would settle them in the same run fail.
 fn push_with_every_answer_lost(env: &Env) -> usize {
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
-    env.sandbox().set_faults("luca.lost=1".parse().unwrap());
+    env.sandbox()
+        .set_faults("luca.lost=1,luca.lookup_fail=error".parse().unwrap());
     let (code, _) = env.run_json(&["products", "push"]);
     assert_eq!(code, 1);
     env.count("SELECT count(*) FROM outbox WHERE state = 'unknown'") as usize
@@ -201,8 +223,17 @@ fn a_lookup_that_times_out_sends_nothing() {
 
 #[test]
 fn expiring_sessions_are_logged_in_again_without_duplicates() {
+    expiring_sessions("luca.expire_every=7");
+}
+
+#[test]
+fn expiring_sessions_with_one_session_per_user_give_no_duplicates() {
+    expiring_sessions("luca.expire_every=7,luca.single_login=1");
+}
+
+fn expiring_sessions(faults: &str) {
     let opts = SandboxOptions {
-        faults: "luca.expire_every=7".parse().unwrap(),
+        faults: faults.parse().unwrap(),
         ..clean(0, 60, 10)
     };
     let env = Env::new(opts, Tool::default());
@@ -466,17 +497,33 @@ fn a_name_luca_cannot_store_holds_the_card_back_until_fixed() {
     assert_eq!(cards_with_code(&env, "LZD-01"), 1);
 }
 
+fn unmapped_skus(env: &Env) -> Vec<String> {
+    let c = env.store();
+    let mut stmt = c
+        .prepare(
+            "SELECT DISTINCT sku FROM variants WHERE deleted_at IS NULL AND sku IS NOT NULL
+               AND sku NOT IN (SELECT sku FROM luca_stock_cards WHERE skart_id IS NOT NULL)
+             ORDER BY sku",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[test]
-fn pull_from_luca_maps_cards_by_lookups_or_one_listing_and_distrusts_a_short_listing() {
-    // Few unmapped SKUs: one filtered lookup each, no listing of everything.
-    let env = Env::new(clean(0, 12, 5), Tool::default());
+fn pull_from_luca_maps_cards_by_code_ranges_and_distrusts_an_incomplete_range() {
+    // A catalogue maps in one range lookup per 200 SKUs: no call per SKU, no listing of
+    // everything.
+    let env = Env::new(clean(0, 100, 5), Tool::default());
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
-    let unmapped = eligible_skus(&env).len();
-    assert!(unmapped <= 50);
+    let unmapped = unmapped_skus(&env).len();
+    assert!(unmapped > 200, "more than one batch: {unmapped}");
     env.sandbox().reset_stats();
     let (code, run) = env.run_json(&["products", "pull", "--from", "luca"]);
     assert_eq!(code, 0, "{run}");
-    assert_eq!(hits(&env.stats(), LIST) as usize, unmapped);
+    assert_eq!(hits(&env.stats(), LIST) as usize, unmapped.div_ceil(200));
     assert_eq!(
         env.stats().katana.total,
         0,
@@ -492,31 +539,19 @@ fn pull_from_luca_maps_cards_by_lookups_or_one_listing_and_distrusts_a_short_lis
         0
     );
 
-    // Many unmapped SKUs: one listing.
-    let env = Env::new(clean(0, 60, 5), Tool::default());
-    assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
-    env.sandbox().reset_stats();
-    assert_eq!(env.run_json(&["products", "pull", "--from", "luca"]).0, 0);
-    assert_eq!(hits(&env.stats(), LIST), 1);
-
-    // A listing shorter than what the store already knows is not trusted.
+    // A range answer without a card the store maps in that range is not trusted.
+    let left = unmapped_skus(&env);
+    assert!(left.len() >= 2);
     {
         let c = rusqlite::Connection::open(env.db()).unwrap();
-        for i in 0..500 {
-            c.execute(
-                "INSERT INTO luca_stock_cards (sku, skart_id, source, seen_at) VALUES (?1, ?2, 'push', 'x')",
-                rusqlite::params![format!("ZZ-{i}"), 900_000 + i],
-            )
-            .unwrap();
-        }
-        c.execute("DELETE FROM luca_stock_cards WHERE sku NOT LIKE 'ZZ-%'", [])
-            .unwrap();
+        c.execute(
+            "INSERT INTO luca_stock_cards (sku, skart_id, source, seen_at) VALUES (?1, 999999, 'push', 'x')",
+            [format!("{}0", left[0])],
+        )
+        .unwrap();
     }
     let out = env.run(&["products", "pull", "--from", "luca"]);
     assert_eq!(out.status.code(), Some(69), "{}", common::stderr(&out));
     assert!(common::stderr(&out).contains("incomplete"));
-    assert_eq!(
-        env.count("SELECT count(*) FROM luca_stock_cards WHERE sku NOT LIKE 'ZZ-%'"),
-        0
-    );
+    assert_eq!(unmapped_skus(&env), left, "nothing was changed");
 }

@@ -431,16 +431,17 @@ async fn caris_invoices_and_stock() {
     invoice["cariKodu"] = json!("K00000000");
     let r = luca(&c, &sb, "EkleFtrWsFaturaBaslik.do", &invoice).await;
     assert_eq!(r["error"], true);
-    let found = luca(
-        &c,
-        &sb,
-        "ListeleFtrSsFaturaBaslik.do",
-        &json!({"ftrSsFaturaBaslik": {"gnlOrgSsBelge": {"belgeTakipNoBas": "SO-9001", "belgeTakipNoBit": "SO-9001", "belgeTakipNoOp": "between"}}}),
-    )
-    .await;
+    let by_takip = json!({"ftrSsFaturaBaslik": {"gnlOrgSsBelge": {"belgeTakipNoBas": "SO-9001", "belgeTakipNoBit": "SO-9001", "belgeTakipNoOp": "between"}}});
+    let found = luca(&c, &sb, "ListeleFtrSsFaturaBaslik.do", &by_takip).await;
+    // One record per line, and (by default) no belgeTakipNo in the list.
     let list = found["list"].as_array().expect("list");
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["belgeTakipNo"], "SO-9001");
+    assert!(list[0].get("belgeTakipNo").is_none(), "{}", list[0]);
+    assert_eq!(list[0]["stokKartKodu"], "FTR-1");
+    sb.set_faults("luca.rich_invoices=1".parse().unwrap());
+    let found = luca(&c, &sb, "ListeleFtrSsFaturaBaslik.do", &by_takip).await;
+    assert_eq!(found["list"][0]["belgeTakipNo"], "SO-9001");
+    sb.set_faults(Default::default());
 
     // Stock: slips in and out, invoices out; read back per warehouse.
     let slip = json!({"belgeSeri": "A", "belgeTurDetayId": 150, "belgeTarihi": "28/11/2026",

@@ -3,12 +3,15 @@
 
 use serde::Serialize;
 
-use crate::cli::GlobalOpts;
+use std::io::IsTerminal as _;
+
+use crate::cli::{DoctorArgs, GlobalOpts};
 use crate::config::{self, Config, Overrides, SecretSource};
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit, exit_for};
 use crate::progress::Mode;
 use crate::store::lock::StoreLock;
+use crate::store::luca_findings as findings;
 use crate::store::{self, Access, Found, SCHEMA_VERSION, Store};
 use crate::{katana, luca};
 
@@ -49,7 +52,15 @@ impl Check {
     }
 }
 
-pub async fn run(opts: &GlobalOpts, progress: Mode) -> anyhow::Result<Exit> {
+pub async fn run(opts: &GlobalOpts, progress: Mode, args: &DoctorArgs) -> anyhow::Result<Exit> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if args.probe && !args.yes && !terminal {
+        eprintln!(
+            "doctor --probe writes a test card, cari and invoice to Luca and needs a \
+             confirmation; without a terminal, pass --yes"
+        );
+        return Ok(Exit::Usage);
+    }
     let mut checks = Vec::new();
     let overrides = Overrides {
         config: opts.config.clone(),
@@ -86,6 +97,14 @@ pub async fn run(opts: &GlobalOpts, progress: Mode) -> anyhow::Result<Exit> {
             };
             let ctx = match (sandbox_ctx, &scratch) {
                 (Some(ctx), _) => Some(ctx),
+                // The probe's findings belong in the store the passes use.
+                (None, _) if store_ok && args.probe => {
+                    let needs = Needs {
+                        config_file: false,
+                        lock: true,
+                    };
+                    Some(Ctx::with_config(opts, progress, needs, config)?)
+                }
                 (None, Some(dir)) => {
                     let mut config = config;
                     config.store.path = dir.path().join("doctor.db");
@@ -102,7 +121,33 @@ pub async fn run(opts: &GlobalOpts, progress: Mode) -> anyhow::Result<Exit> {
             };
             if let Some(ctx) = ctx {
                 checks.push(katana_check(&ctx).await);
-                checks.push(luca_check(&ctx).await);
+                let luca = luca_check(&ctx).await;
+                let luca_ok = luca.ok;
+                checks.push(luca);
+                if args.probe && luca_ok {
+                    let go = args.yes
+                        || super::confirm(
+                            "Write one test card, cari and invoice to Luca (named KSPROBE-…) \
+                             and delete what Luca lets go?",
+                        )?;
+                    checks.push(match go {
+                        true => probe_check(&ctx).await,
+                        false => Check::fail(
+                            "probe",
+                            Exit::Partial,
+                            "not confirmed; nothing was written",
+                            "run `doctor --probe` again and answer y, or pass --yes",
+                        ),
+                    });
+                } else if args.probe {
+                    checks.push(Check::fail(
+                        "probe",
+                        Exit::Partial,
+                        "not run: the Luca login does not work (see above); nothing was written",
+                        "fix the Luca login, then run `doctor --probe` again",
+                    ));
+                }
+                checks.push(findings_check(&ctx));
             }
         }
         Err(e) => checks.push(Check::fail(
@@ -285,6 +330,94 @@ async fn luca_check(ctx: &Ctx) -> Check {
             };
             Check::fail(NAME, e.exit(), e.to_string(), fix)
         }
+    }
+}
+
+/// Writes the test objects and stores what they showed (`doctor --probe`).
+async fn probe_check(ctx: &Ctx) -> Check {
+    const NAME: &str = "probe";
+    let luca = match ctx.luca().await {
+        Ok(l) => l,
+        Err(e) => return Check::fail(NAME, exit_for(&e), format!("{e:#}"), "see the luca check"),
+    };
+    let found = match luca::probe::run(luca, &ctx.config.mapping).await {
+        Ok(f) => f,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                e.exit(),
+                e.to_string(),
+                "fix what the message names, then run `doctor --probe` again",
+            );
+        }
+    };
+    let stored = ctx.store.write(|tx| {
+        let now = crate::store::now();
+        let put = |k: &str, v: &str| findings::record(tx, k, v, "probe", &now);
+        if let Some(several) = found.several_sessions {
+            put(
+                findings::SESSIONS_PER_USER,
+                if several { "several" } else { "1" },
+            )?;
+        }
+        for (endpoint, wrapper) in &found.wrappers {
+            put(
+                &format!("{}{endpoint}", findings::WRAPPER_PREFIX),
+                &wrapper_text(wrapper),
+            )?;
+        }
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        if let Some(b) = found.invoice_list_takip_no {
+            put(findings::INVOICE_LIST_TAKIP_NO, yes_no(b))?;
+        }
+        if let Some(b) = found.invoice_list_aciklama {
+            put(findings::INVOICE_LIST_ACIKLAMA, yes_no(b))?;
+        }
+        if let Some(ms) = found.read_after_write_ms {
+            put(findings::READ_AFTER_WRITE_MS, &ms.to_string())?;
+        }
+        Ok(())
+    });
+    if let Err(e) = stored {
+        return Check::fail(NAME, exit_for(&e), format!("{e:#}"), "check the store");
+    }
+    let mut message = found.log.join("; ");
+    if found.left_behind.is_empty() {
+        Check::ok(NAME, message)
+    } else {
+        message.push_str("; left in Luca: ");
+        message.push_str(&found.left_behind.join(", "));
+        let mut c = Check::ok(NAME, message);
+        c.fix = Some("delete the test objects left in Luca by hand, if you wish".into());
+        c
+    }
+}
+
+/// How a list wrapper is stored: `bare`, or `key:NAME`.
+pub fn wrapper_text(w: &luca::answer::Wrapper) -> String {
+    match w {
+        luca::answer::Wrapper::Bare => "bare".into(),
+        luca::answer::Wrapper::Key(k) => format!("key:{k}"),
+    }
+}
+
+/// What the store knows about the tenant (from `doctor --probe` or a pass).
+fn findings_check(ctx: &Ctx) -> Check {
+    const NAME: &str = "luca tenant";
+    match findings::all(ctx.store.conn()) {
+        Ok(all) if all.is_empty() => Check::ok(
+            NAME,
+            "nothing learnt yet (sessions per user, list shapes, invoice list fields); \
+             `doctor --probe` establishes them",
+        ),
+        Ok(all) => Check::ok(
+            NAME,
+            all.iter()
+                .map(|f| format!("{} = {} ({}, {})", f.key, f.value, f.source, f.found_at))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(e) => Check::fail(NAME, Exit::Internal, format!("{e:#}"), "check the store"),
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
             crate::sandbox::serve(&args).await?;
             Ok(Exit::Ok)
         }
-        Command::Doctor => doctor::run(g, progress).await,
+        Command::Doctor(args) => doctor::run(g, progress, &args).await,
         Command::Adjustments(cmd) => adjustments::run(g, progress, cmd).await,
         Command::DeleteSku(args) => delete_sku::run(g, progress, &args).await,
         Command::Orders(OrdersCmd::Pull) => {

@@ -105,6 +105,9 @@ pub struct Page {
     pub pagination: Pagination,
 }
 
+/// The list endpoints that hide archived records unless `include_archived=true`.
+const ARCHIVABLE: [&str; 2] = ["/products", "/variants"];
+
 pub struct KatanaClient {
     http: reqwest::Client,
     base: String,
@@ -148,7 +151,8 @@ impl KatanaClient {
         })
     }
 
-    /// One page of a list endpoint (`limit = page_size`).
+    /// One page of a list endpoint (`limit = page_size`; archived records included where
+    /// Katana would hide them).
     pub async fn page(
         &self,
         path: &str,
@@ -156,6 +160,11 @@ impl KatanaClient {
         page: u32,
     ) -> Result<Page, Error> {
         let mut q: Vec<(&str, String)> = query.to_vec();
+        // Katana hides archived products and variants unless asked; an order row on an
+        // archived variant must still find its variant, so every read of them asks.
+        if ARCHIVABLE.contains(&path) && !q.iter().any(|(k, _)| *k == "include_archived") {
+            q.push(("include_archived", "true".into()));
+        }
         q.push(("limit", self.page_size.to_string()));
         q.push(("page", page.to_string()));
         let (body, headers) = self.get(path, &q).await?;

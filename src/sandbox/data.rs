@@ -522,6 +522,11 @@ fn products(g: &mut Gen, k: &mut KatanaData, count: usize) {
         let updated = g.later(at, 40);
         if let Some(p) = k.products.get_mut(&id) {
             p.updated_at = updated;
+            // Every 15th product is archived (no dice drawn, so the rest of the data
+            // stays as it was): Katana hides it unless asked with include_archived.
+            if seq % 15 == 14 {
+                p.archived_at = Some(updated);
+            }
         }
     }
 }

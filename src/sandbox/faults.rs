@@ -59,6 +59,17 @@ pub struct LucaFaults {
     pub down: bool,
     /// Every login is refused with code 99.
     pub bad_login: bool,
+    /// A new login ends the user's other sessions (they then get `Login olunmalı.`).
+    pub single_login: bool,
+    /// The login lists exactly this many branches (0: the two seeded; 1: only the main
+    /// one; more: the seeded, then empty extra companies).
+    pub branches: u32,
+    /// Every list answer (the branch list too) keeps its items under this key.
+    pub list_wrapper: Option<String>,
+    /// A stock-card listing not narrowed to one code takes this much longer.
+    pub slow_listing_ms: u64,
+    /// The invoice list carries `belgeTakipNo` and `belgeAciklama`.
+    pub rich_invoices: bool,
 }
 
 /// The ways Luca's list endpoints fail under `lookup_fail`.
@@ -135,7 +146,8 @@ impl Faults {
         let sides: &[Side] = match name {
             "http5xx" | "reset" | "latency" => &[Side::Katana, Side::Luca],
             "burst429" | "stall_after" | "down" => &[Side::Katana],
-            "lost" | "expire_every" | "serial" | "lookup_fail" | "luca_down" | "bad_login" => {
+            "lost" | "expire_every" | "serial" | "lookup_fail" | "luca_down" | "bad_login"
+            | "single_login" | "branches" | "list_wrapper" | "slow_listing" | "rich_invoices" => {
                 &[Side::Luca]
             }
             _ => return Err(FaultsError(format!("unknown fault key `{key}`"))),
@@ -181,6 +193,18 @@ impl Faults {
                 (Side::Luca, "serial") => self.luca.serial = flag(key, value)?,
                 (Side::Luca, "luca_down") => self.luca.down = flag(key, value)?,
                 (Side::Luca, "bad_login") => self.luca.bad_login = flag(key, value)?,
+                (Side::Luca, "single_login") => self.luca.single_login = flag(key, value)?,
+                (Side::Luca, "rich_invoices") => self.luca.rich_invoices = flag(key, value)?,
+                (Side::Luca, "branches") => self.luca.branches = number(key, value)?,
+                (Side::Luca, "slow_listing") => self.luca.slow_listing_ms = number(key, value)?,
+                (Side::Luca, "list_wrapper") => {
+                    if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        return Err(FaultsError(format!(
+                            "fault key `{key}`: expected a key name (letters, digits, _), got `{value}`"
+                        )));
+                    }
+                    self.luca.list_wrapper = (!value.is_empty()).then(|| value.to_string());
+                }
                 (Side::Luca, "lookup_fail") => {
                     self.luca.lookup_fail = match value {
                         "html" => Some(LookupFail::Html),
@@ -250,6 +274,8 @@ impl fmt::Display for Faults {
             ("katana.latency", k.latency_ms),
             ("luca.latency", l.latency_ms),
             ("luca.expire_every", u64::from(l.expire_every)),
+            ("luca.branches", u64::from(l.branches)),
+            ("luca.slow_listing", l.slow_listing_ms),
         ];
         for (name, n) in counts {
             if n > 0 {
@@ -260,6 +286,8 @@ impl fmt::Display for Faults {
             ("luca.serial", l.serial),
             ("luca.luca_down", l.down),
             ("luca.bad_login", l.bad_login),
+            ("luca.single_login", l.single_login),
+            ("luca.rich_invoices", l.rich_invoices),
         ] {
             if on {
                 parts.push(format!("{name}=1"));
@@ -270,6 +298,9 @@ impl fmt::Display for Faults {
         }
         if let Some(mode) = l.lookup_fail {
             parts.push(format!("luca.lookup_fail={}", mode.name()));
+        }
+        if let Some(w) = &l.list_wrapper {
+            parts.push(format!("luca.list_wrapper={w}"));
         }
         f.write_str(&parts.join(","))
     }
@@ -361,7 +392,8 @@ mod tests {
     #[test]
     fn display_round_trips() {
         let spec = "katana.http5xx=0.05,luca.lost=0.1,katana.burst429=2,luca.expire_every=9,\
-                    luca.serial=1,luca.luca_down=1,luca.bad_login=1,luca.lookup_fail=timeout,latency=3";
+                    luca.serial=1,luca.luca_down=1,luca.bad_login=1,luca.lookup_fail=timeout,latency=3,\
+                    single_login=1,branches=2,list_wrapper=stkSkart,slow_listing=500,rich_invoices=1";
         let f: Faults = spec.parse().expect("valid");
         let again: Faults = f.to_string().parse().expect("canonical form parses");
         assert_eq!(f, again);

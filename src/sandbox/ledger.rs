@@ -560,6 +560,13 @@ impl LucaBranch {
             .collect())
     }
 
+    /// True when the listing asks for one code (`kodBas = kodBit`).
+    pub fn is_exact_card_lookup(body: &Value) -> bool {
+        let f = body.get("stkSkart");
+        let bound = |k: &str| f.and_then(|f| f.get(k)).and_then(as_text);
+        matches!((bound("kodBas"), bound("kodBit")), (Some(a), Some(b)) if a == b)
+    }
+
     /// True when the listing is unfiltered by code (the slow full listing).
     pub fn is_full_card_listing(body: &Value) -> bool {
         Range::read(body.get("stkSkart"), "kod", as_text).is_ok_and(|r| r.is_open())
@@ -594,6 +601,36 @@ impl LucaBranch {
         }
         (
             json!({"error": false, "message": format!("{code} kodlu stok kartı silindi.")}),
+            true,
+        )
+    }
+
+    /// `SilFtrWsFaturaBaslik.do` (`{"ssFaturaBaslikId": N}`, per the Postman collection):
+    /// the invoice goes, and so does its effect on stock.
+    pub fn delete_invoice(&mut self, body: &Value) -> (Value, bool) {
+        let Some(id) = read::int(body, "ssFaturaBaslikId") else {
+            return (business_error(&required("ssFaturaBaslikId")), false);
+        };
+        let Some(pos) = self.invoices.iter().position(|d| d.id == id) else {
+            return (business_error("Fatura bulunamadı."), false);
+        };
+        let doc = self.invoices.remove(pos);
+        let effect = DocKind::Invoice
+            .doc_types()
+            .iter()
+            .find(|(t, _)| *t == doc.belge_tur_detay_id)
+            .map_or(0, |(_, e)| *e);
+        for line in &doc.lines {
+            if let Some(qty) = self
+                .on_hand
+                .get_mut(&line.depo_kodu)
+                .and_then(|m| m.get_mut(&line.kart_kodu))
+            {
+                *qty -= line.miktar * Decimal::from(effect);
+            }
+        }
+        (
+            json!({"error": false, "message": format!("{} - {} numaralı fatura silindi.", doc.belge_seri, doc.belge_no)}),
             true,
         )
     }
@@ -1070,6 +1107,45 @@ impl LucaBranch {
                 && ust.is_none_or(|u| d.belge_tur_detay_id == u)
         });
         Ok(docs.map(|d| render_document(kind, d, detailed)).collect())
+    }
+}
+
+impl LucaBranch {
+    /// `ListeleFtrSsFaturaBaslik.do` as the doc summary shows it: one record per invoice
+    /// line, with the header's fields repeated, and (the reference being silent) without
+    /// `belgeTakipNo` or `belgeAciklama` unless `rich` (the `rich_invoices` knob).
+    pub fn list_invoices(&self, body: &Value, rich: bool) -> Result<Vec<Value>, String> {
+        let headers = self.list_documents(DocKind::Invoice, body, false)?;
+        let mut out = Vec::new();
+        for header in headers {
+            let id = header.get("ssFaturaBaslikId").and_then(Value::as_i64);
+            let Some(doc) = self.invoices.iter().find(|d| Some(d.id) == id) else {
+                continue;
+            };
+            for line in &doc.lines {
+                let mut v = header.clone();
+                if let Some(obj) = v.as_object_mut() {
+                    if !rich {
+                        obj.remove("belgeTakipNo");
+                        obj.remove("belgeAciklama");
+                    }
+                    let card = self
+                        .stock_cards
+                        .iter()
+                        .find(|c| c.kart_kodu == line.kart_kodu);
+                    let dec = super::model::wire::decimal_to_json;
+                    obj.insert("skartId".into(), json!(card.map(|c| c.skart_id)));
+                    obj.insert("stokKartKodu".into(), json!(line.kart_kodu));
+                    obj.insert("stokKartAdi".into(), json!(line.kart_adi));
+                    obj.insert("miktar".into(), dec(line.miktar));
+                    obj.insert("birimFiyat".into(), json!(line.birim_fiyat.map(dec)));
+                    obj.insert("kdvOran".into(), json!(line.kdv_oran.map(dec)));
+                    obj.insert("depoKodu".into(), json!(line.depo_kodu));
+                }
+                out.push(v);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -88,6 +88,7 @@ enum Action {
     ListWarehouses,
     CreateInvoice,
     ListInvoices,
+    DeleteInvoice,
     CreateDespatch,
     ListDespatches,
     CreateStockSlip,
@@ -111,6 +112,7 @@ impl Action {
             "ListeleStkDepo.do" => Action::ListWarehouses,
             "EkleFtrWsFaturaBaslik.do" => Action::CreateInvoice,
             "ListeleFtrSsFaturaBaslik.do" => Action::ListInvoices,
+            "SilFtrWsFaturaBaslik.do" => Action::DeleteInvoice,
             "EkleStkWsIrsaliyeBaslik.do" => Action::CreateDespatch,
             "ListeleStkSsIrsaliyeBaslik.do" => Action::ListDespatches,
             "EkleStkWsDshBaslik.do" => Action::CreateStockSlip,
@@ -345,7 +347,7 @@ pub async fn handle(
     } else {
         serde_json::from_str(&text).map_err(|_| ())
     };
-    tokio::time::sleep(latency + listing_cost(&shared, action, &session, &parsed)).await;
+    tokio::time::sleep(latency + listing_cost(&shared, &faults, action, &session, &parsed)).await;
     let branch = {
         let mut st = lock(&session.state);
         st.served += 1;
@@ -356,8 +358,8 @@ pub async fn handle(
         st.branch
     };
     match action {
-        Action::Branches => return branches(&shared),
-        Action::SelectBranch => return select_branch(&shared, &session, &parsed),
+        Action::Branches => return branches(&shared, &faults),
+        Action::SelectBranch => return select_branch(&shared, &faults, &session, &parsed),
         _ => {}
     }
     let Some(branch) = branch else {
@@ -393,7 +395,18 @@ pub async fn handle(
         let mut luca = lock(&shared.luca);
         let data = &mut *luca;
         match data.branches.get_mut(&branch) {
-            Some(b) => dispatch(action, b, &mut data.ids, &body, &text, &uri, &headers),
+            Some(b) => dispatch(
+                action,
+                b,
+                &mut data.ids,
+                &body,
+                Request {
+                    raw: &text,
+                    uri: &uri,
+                    headers: &headers,
+                },
+                &faults,
+            ),
             None => Outcome::answer(business_error("Şirket şube bulunamadı!")),
         }
     };
@@ -421,6 +434,7 @@ pub async fn handle(
 /// The full stock-card listing is slow on the real server: +1 ms per 10 cards.
 fn listing_cost(
     shared: &Shared,
+    faults: &LucaFaults,
     action: Action,
     session: &Session,
     parsed: &Result<Value, ()>,
@@ -428,6 +442,15 @@ fn listing_cost(
     let (Action::ListStockCards, Ok(body)) = (action, parsed) else {
         return Duration::ZERO;
     };
+    if !LucaBranch::is_exact_card_lookup(body) {
+        // `slow_listing`: what a live tenant does with a long listing.
+        return Duration::from_millis(faults.slow_listing_ms)
+            + full_listing_cost(shared, session, body);
+    }
+    Duration::ZERO
+}
+
+fn full_listing_cost(shared: &Shared, session: &Session, body: &Value) -> Duration {
     if !LucaBranch::is_full_card_listing(body) {
         return Duration::ZERO;
     }
@@ -498,6 +521,18 @@ fn login(shared: &Shared, faults: &LucaFaults, text: &str) -> Response {
         shared.id_dice.next_u64(),
         shared.id_dice.next_u64()
     );
+    {
+        let mut rt = lock(&shared.luca_rt);
+        if faults.single_login {
+            // One user, one session: the new login ends every other (the sandbox has one
+            // user). They learn it on their next request, as "Login olunmalı.".
+            let ended = rt.sessions.len() as u64;
+            rt.sessions.clear();
+            if ended > 0 {
+                shared.stat(|s| s.luca.ended_by_login += ended);
+            }
+        }
+    }
     lock(&shared.luca_rt).sessions.insert(
         sid.clone(),
         Arc::new(Session {
@@ -520,21 +555,56 @@ fn login(shared: &Shared, faults: &LucaFaults, text: &str) -> Response {
     r
 }
 
-fn branches(shared: &Shared) -> Response {
-    let list: Vec<Value> = lock(&shared.luca)
+/// The branches the login lists: the seeded ones (two), or under `branches=N` exactly N:
+/// the first seeded ones, then empty extra companies.
+fn listed_branches(shared: &Shared, faults: &LucaFaults) -> Vec<(i64, String)> {
+    let mut list: Vec<(i64, String)> = lock(&shared.luca)
         .branches
         .values()
-        .map(|b| json!({"ack": b.name, "id": b.id}))
+        .map(|b| (b.id, b.name.clone()))
         .collect();
-    json_answer(&Value::Array(list))
+    if faults.branches == 0 {
+        return list;
+    }
+    list.truncate(faults.branches as usize);
+    let mut next = list.iter().map(|(id, _)| *id).max().unwrap_or(0) + 1;
+    while list.len() < faults.branches as usize {
+        list.push((next, format!("Şube {next} (Yan Şirket)")));
+        next += 1;
+    }
+    list
 }
 
-fn select_branch(shared: &Shared, session: &Session, parsed: &Result<Value, ()>) -> Response {
+fn branches(shared: &Shared, faults: &LucaFaults) -> Response {
+    let list: Vec<Value> = listed_branches(shared, faults)
+        .into_iter()
+        .map(|(id, name)| json!({"ack": name, "id": id}))
+        .collect();
+    json_answer(&match &faults.list_wrapper {
+        Some(key) => json!({ key.as_str(): list }),
+        None => Value::Array(list),
+    })
+}
+
+fn select_branch(
+    shared: &Shared,
+    faults: &LucaFaults,
+    session: &Session,
+    parsed: &Result<Value, ()>,
+) -> Response {
     let id = parsed
         .as_ref()
         .ok()
         .and_then(|b| super::ledger::read::int(b, "orgSirketSubeId"));
-    let name = id.and_then(|id| lock(&shared.luca).branches.get(&id).map(|b| b.name.clone()));
+    let listed = listed_branches(shared, faults);
+    let name = id.and_then(|id| {
+        let (_, name) = listed.iter().find(|(b, _)| *b == id)?;
+        let mut luca = lock(&shared.luca);
+        luca.branches
+            .entry(id)
+            .or_insert_with(|| LucaBranch::new(id, name));
+        Some(name.clone())
+    });
     match (id, name) {
         (Some(id), Some(name)) => {
             lock(&session.state).branch = Some(id);
@@ -592,15 +662,22 @@ fn page(items: Vec<Value>, headers: &HeaderMap) -> Vec<Value> {
         .collect()
 }
 
+/// A request as it came: its decoded text, address and headers.
+struct Request<'a> {
+    raw: &'a str,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
 fn dispatch(
     action: Action,
     branch: &mut LucaBranch,
     ids: &mut super::ledger::LucaIds,
     body: &Value,
-    raw: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
+    request: Request<'_>,
+    faults: &LucaFaults,
 ) -> Outcome {
+    let Request { raw, uri, headers } = request;
     let created = |o: super::ledger::CreateOutcome| Outcome {
         answer: o.answer,
         created: Some((o.kind, o.stored, o.duplicate)),
@@ -618,7 +695,10 @@ fn dispatch(
     let detailed = query_value("detayliListe") == Some("true");
     // Each list answers in its own wrapper: {"list": ..}, a bare array, or {"data": ..}.
     let listed = |result: Result<Vec<Value>, String>, wrap: fn(Vec<Value>) -> Value| match result {
-        Ok(items) => Outcome::answer(wrap(page(items, headers))),
+        Ok(items) => Outcome::answer(match &faults.list_wrapper {
+            Some(key) => json!({ key.as_str(): page(items, headers) }),
+            None => wrap(page(items, headers)),
+        }),
         Err(message) => Outcome::answer(business_error(&message)),
     };
     let under_list = |items: Vec<Value>| json!({ "list": items });
@@ -632,6 +712,14 @@ fn dispatch(
     match action {
         Action::CreateStockCard => created(branch.create_stock_card(ids, body, raw, today)),
         Action::ListStockCards => listed(branch.list_stock_cards(body), under_list),
+        Action::DeleteInvoice => {
+            let (answer, deleted) = branch.delete_invoice(body);
+            Outcome {
+                answer,
+                created: None,
+                mutated: deleted,
+            }
+        }
         Action::DeleteStockCard => {
             let (answer, deleted) = branch.delete_stock_card(body);
             Outcome {
@@ -647,10 +735,9 @@ fn dispatch(
         Action::CreateWarehouse => created(branch.create_warehouse(ids, body, raw)),
         Action::ListWarehouses => listed(branch.list_warehouses(body), under_data),
         Action::CreateInvoice => created(branch.create_document(ids, DocKind::Invoice, body, raw)),
-        Action::ListInvoices => listed(
-            branch.list_documents(DocKind::Invoice, body, detailed),
-            under_list,
-        ),
+        Action::ListInvoices => {
+            listed(branch.list_invoices(body, faults.rich_invoices), under_list)
+        }
         Action::CreateDespatch => {
             created(branch.create_document(ids, DocKind::Despatch, body, raw))
         }

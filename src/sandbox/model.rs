@@ -90,15 +90,13 @@ pub mod wire {
 
     /// A `Decimal` written as a JSON number (the wire's `total`, `conversion_rate`, ...).
     pub fn decimal_to_json(d: Decimal) -> serde_json::Value {
-        serde_json::Number::from_str(&d.normalize().to_string())
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
+        crate::luca::number(d)
     }
 
     /// Reads a number or a numeric string into a `Decimal`.
     pub struct DecimalVisitor;
 
-    impl Visitor<'_> for DecimalVisitor {
+    impl<'de> Visitor<'de> for DecimalVisitor {
         type Value = Decimal;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -123,6 +121,15 @@ pub mod wire {
             Decimal::from_str(v)
                 .or_else(|_| Decimal::from_scientific(v))
                 .map_err(|_| E::custom(format!("bad decimal {v:?}")))
+        }
+
+        // With serde_json's `arbitrary_precision`, a number arrives as a one-entry map
+        // holding its exact text.
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Decimal, A::Error> {
+            let Some((_, text)) = map.next_entry::<String, String>()? else {
+                return Err(de::Error::custom("an empty object is not a number"));
+            };
+            self.visit_str(&text)
         }
     }
 

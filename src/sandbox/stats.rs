@@ -57,6 +57,9 @@ pub struct LucaStats {
     pub max_session_concurrency: u64,
     /// Requests that had to wait for their session under `serial`.
     pub queued_requests: u64,
+    /// Sessions ended by a later login of the same user (`single_login`).
+    #[serde(default)]
+    pub ended_by_login: u64,
 }
 
 /// A count per kind of Luca object.

@@ -7,6 +7,7 @@
 pub mod adjustments;
 pub mod catalog;
 pub mod lock;
+pub mod luca_findings;
 pub mod luca_ids;
 pub mod orders;
 pub mod outbox;
@@ -21,14 +22,16 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, storage_problem};
 
-/// The embedded migrations, in order; migration `i` brings the store to version `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../sql/0001_init.sql"),
-    include_str!("../../sql/0002_resumable_walks.sql"),
+/// The embedded migrations, in order, each with the version it brings the store to (its
+/// file number).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../sql/0001_init.sql")),
+    (2, include_str!("../../sql/0002_resumable_walks.sql")),
+    (3, include_str!("../../sql/0003_luca_findings.sql")),
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// What a command may do at the store's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,8 +228,7 @@ impl Store {
 
     fn migrate(&self) -> anyhow::Result<()> {
         let current = self.migration_state()?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i64 + 1;
+        for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             self.write_inner(|tx| {
                 tx.execute_batch(sql).map_err(|e| {
                     if storage_problem(&e).is_some() {

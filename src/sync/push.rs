@@ -25,7 +25,7 @@ use crate::luca::{self, LucaClient, Outcome};
 use crate::progress::Progress;
 use crate::report::Tally;
 use crate::store::outbox::{self, Enqueued, Row, State};
-use crate::store::quarantine;
+use crate::store::{luca_findings, quarantine};
 
 /// What a lookup by natural key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,8 @@ enum Settled {
     Adopted,
     Rejected(String),
     InDoubt(String),
+    /// An unclear create: worth another lookup before the run ends.
+    Unclear(String),
     Planned(Value),
 }
 
@@ -124,68 +126,215 @@ pub async fn run<K: Kind>(
         return Ok(());
     }
     let luca = ctx.luca().await?;
+    apply_findings(ctx, tally, luca).await?;
     let progress = Progress::new(ctx.progress, kind.name(), Some(rows.len() as u64));
     let stop = Cell::new(false);
     let mut fatal: Option<luca::Error> = None;
-    let mut results = futures::stream::iter(rows)
-        .map(|row| {
-            let (progress, stop) = (&progress, &stop);
-            async move {
-                // After a fatal error, or once SIGINT/SIGTERM asked for a stop, no new
-                // row starts; rows in flight finish.
-                if stop.get() || ctx.stop_requested().is_some() {
-                    return None;
-                }
-                let key = row.key.clone();
-                let r = settle_row(ctx, luca, kind, row).await;
-                progress.inc(1);
-                if let Err(e) = &r
-                    && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
-                {
-                    stop.set(true);
-                }
-                Some((key, r))
-            }
-        })
-        .buffer_unordered(luca.sessions());
     let mut planned = Vec::new();
+    let pause = retry_pause(ctx, kind)?;
+    // Unclear creates (another round may settle them), and rows no round can settle.
+    let mut in_doubt: Vec<(String, String)> = Vec::new();
+    let mut settled_in_doubt: Vec<(String, String)> = Vec::new();
+    let mut round = 0;
     let mut not_started = 0usize;
-    while let Some(done) = results.next().await {
-        let Some((key, r)) = done else {
-            not_started += 1;
-            continue;
-        };
-        tally.processed += 1;
-        match r {
-            Ok(Settled::Created) => tally.created += 1,
-            Ok(Settled::Adopted) => tally.updated += 1,
-            Ok(Settled::Rejected(why)) => {
-                tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
-            }
-            Ok(Settled::InDoubt(why)) => {
-                // The pass is not complete while an outcome is unknown (exit 1).
-                tally.count("unknown_outcomes");
-                tally.fail(kind.name(), key, why);
-            }
-            Ok(Settled::Planned(p)) => planned.push(p),
-            Err(e) => match e.downcast::<luca::Error>() {
-                Ok(le) if is_fatal(&le) => {
-                    fatal.get_or_insert(le);
+    loop {
+        round += 1;
+        let mut results = futures::stream::iter(rows)
+            .map(|row| {
+                let (progress, stop) = (&progress, &stop);
+                async move {
+                    // After a fatal error, or once SIGINT/SIGTERM asked for a stop, no
+                    // new row starts; rows in flight finish.
+                    if stop.get() || ctx.stop_requested().is_some() {
+                        return None;
+                    }
+                    let key = row.key.clone();
+                    let r = settle_row(ctx, luca, kind, row).await;
+                    if round == 1 {
+                        progress.inc(1);
+                    }
+                    if let Err(e) = &r
+                        && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
+                    {
+                        stop.set(true);
+                    }
+                    Some((key, r))
                 }
-                Ok(le) => tally.fail(kind.name(), key, le.to_string()),
-                Err(other) => return Err(other),
-            },
+            })
+            .buffer_unordered(luca.sessions());
+        while let Some(done) = results.next().await {
+            let Some((key, r)) = done else {
+                not_started += 1;
+                continue;
+            };
+            if round == 1 {
+                tally.processed += 1;
+            }
+            match r {
+                Ok(Settled::Created) => tally.created += 1,
+                Ok(Settled::Adopted) => tally.updated += 1,
+                Ok(Settled::Rejected(why)) => {
+                    tally.fail(kind.name(), key, format!("Luca refused it: {why}"))
+                }
+                Ok(Settled::InDoubt(why)) => settled_in_doubt.push((key, why)),
+                Ok(Settled::Unclear(why)) => in_doubt.push((key, why)),
+                Ok(Settled::Planned(p)) => planned.push(p),
+                Err(e) => match e.downcast::<luca::Error>() {
+                    Ok(le) if is_fatal(&le) => {
+                        fatal.get_or_insert(le);
+                    }
+                    Ok(le) => tally.fail(kind.name(), key, le.to_string()),
+                    Err(other) => return Err(other),
+                },
+            }
+            ctx.checkpoint(tally)?;
         }
-        ctx.checkpoint(tally)?;
+        drop(results);
+        // An unclear outcome is looked up again before this run ends, so that one 5xx
+        // or lost answer does not hold a record back until the next run; the lookup
+        // still comes before any new create.
+        let Some(pause) = pause.filter(|_| {
+            round < ROUNDS
+                && !in_doubt.is_empty()
+                && fatal.is_none()
+                && !ctx.dry_run()
+                && ctx.stop_requested().is_none()
+        }) else {
+            break;
+        };
+        tokio::time::sleep(pause).await;
+        let keys: Vec<String> = std::mem::take(&mut in_doubt)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        rows = outbox::open_rows(ctx.store.conn(), kind.name())?;
+        rows.retain(|r| keys.contains(&r.key));
     }
-    drop(results);
+    for (key, why) in in_doubt.into_iter().chain(settled_in_doubt) {
+        // The pass is not complete while an outcome is unknown (exit 1).
+        tally.count("unknown_outcomes");
+        tally.fail(kind.name(), key, why);
+    }
     for p in planned {
         tally.plan(p);
+    }
+    if luca.saw_single_login() {
+        remember_single_login(ctx, tally, luca)?;
     }
     match fatal {
         Some(e) => Err(e.into()),
         None if not_started > 0 => Ok(ctx.check_stop()?),
         None => Ok(()),
+    }
+}
+
+/// Rounds over the unclear outcomes within one run (the first included).
+const ROUNDS: u32 = 4;
+
+/// The pause before another round over unclear outcomes, or `None` when none may run in
+/// this pass: where Luca accepts a duplicate (accounts, invoices), a lookup soon after
+/// a lost create might not see it yet, so the round waits for twice the read-after-write
+/// delay `doctor --probe` measured, and does not run while that delay is unknown. Stock
+/// cards need no such wait: Luca itself refuses a second card with the same code.
+fn retry_pause<K: Kind>(ctx: &Ctx, kind: &K) -> anyhow::Result<Option<std::time::Duration>> {
+    let floor = std::time::Duration::from_millis(500);
+    if !kind.look_before_first_create() {
+        return Ok(Some(floor));
+    }
+    let learnt = luca_findings::get(ctx.store.conn(), luca_findings::READ_AFTER_WRITE_MS)?
+        .and_then(|ms| ms.parse::<u64>().ok());
+    Ok(learnt.map(|ms| floor.max(std::time::Duration::from_millis(ms * 2))))
+}
+
+/// Tells the client the list wrappers learnt about the tenant.
+pub fn learn_wrappers(ctx: &Ctx, luca: &LucaClient) -> anyhow::Result<()> {
+    for f in luca_findings::all(ctx.store.conn())? {
+        if let (Some(endpoint), Some(key)) = (
+            f.key.strip_prefix(luca_findings::WRAPPER_PREFIX),
+            f.value.strip_prefix("key:"),
+        ) {
+            luca.learn_wrapper(endpoint, key);
+        }
+    }
+    Ok(())
+}
+
+/// Applies what is known about the tenant: its list wrappers, and the session pool
+/// sized to what Luca allows one user: the limit learnt earlier (by `doctor --probe` or
+/// a pass), else a check once per store (two logins, then one read on the first
+/// session), remembered for the next runs.
+pub async fn apply_findings(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> anyhow::Result<()> {
+    learn_wrappers(ctx, luca)?;
+    if luca.configured_sessions() < 2 {
+        return Ok(());
+    }
+    let known = luca_findings::get(ctx.store.conn(), luca_findings::SESSIONS_PER_USER)?;
+    match known.as_deref() {
+        Some("1") => {
+            luca.limit_sessions(1);
+            note(
+                tally,
+                format!(
+                    "Luca allows one session per user (learnt earlier): using 1 of the {} \
+                     configured in luca.sessions",
+                    luca.configured_sessions()
+                ),
+            );
+        }
+        Some(_) => {}
+        None => {
+            let several = luca.several_sessions_allowed().await?;
+            if several {
+                ctx.store.write(|tx| {
+                    luca_findings::record(
+                        tx,
+                        luca_findings::SESSIONS_PER_USER,
+                        "several",
+                        "pass",
+                        &crate::store::now(),
+                    )
+                })?;
+            } else {
+                remember_single_login(ctx, tally, luca)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remember_single_login(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> anyhow::Result<()> {
+    ctx.store.write(|tx| {
+        luca_findings::record(
+            tx,
+            luca_findings::SESSIONS_PER_USER,
+            "1",
+            "pass",
+            &crate::store::now(),
+        )
+    })?;
+    note(
+        tally,
+        format!(
+            "Luca ended a session when another session of the same user logged in: it allows \
+             one session per user, so this run used 1 of the {} configured in luca.sessions \
+             (remembered for the next runs; set luca.sessions = 1 to skip the check)",
+            luca.configured_sessions()
+        ),
+    );
+    Ok(())
+}
+
+/// A line for the run's output, said once.
+fn note(tally: &mut Tally, text: String) {
+    match tally
+        .extra
+        .entry("notes")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(items) if !items.iter().any(|i| i.as_str() == Some(&text)) => {
+            items.push(Value::String(text))
+        }
+        _ => {}
     }
 }
 
@@ -282,18 +431,22 @@ async fn settle_row<K: Kind>(
         }
     };
     match outcome {
-        Outcome::Done(answer) => {
-            finish(
-                ctx,
-                kind,
-                &row,
-                State::Done,
-                kind.created_id(&answer),
-                "created",
-                None,
-            )?;
-            Ok(Settled::Created)
-        }
+        Outcome::Done(answer) => match kind.created_id(&answer) {
+            Some(id) => {
+                finish(ctx, kind, &row, State::Done, Some(id), "created", None)?;
+                Ok(Settled::Created)
+            }
+            // A success carries the new id; an answer without one proves nothing.
+            None => {
+                let why = format!(
+                    "outcome unknown (Luca's answer carries no new id: {}); it is looked up \
+                     before anything is sent again",
+                    luca::answer::excerpt(&answer.to_string())
+                );
+                finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
+                Ok(Settled::Unclear(why))
+            }
+        },
         // Luca has it already (an earlier run, or a person): adopt its id.
         Outcome::Exists(msg) => match kind.lookup(luca, &row.key).await {
             Ok(Lookup::Found(id)) => {
@@ -301,11 +454,16 @@ async fn settle_row<K: Kind>(
                 Ok(Settled::Adopted)
             }
             other => {
+                let found = match other {
+                    Ok(Lookup::Absent) => "found nothing".to_string(),
+                    Ok(_) => "could not tell".to_string(),
+                    Err(e) => format!("failed: {e}"),
+                };
                 let why = format!(
-                    "Luca says it exists ({msg}) but the lookup gave {other:?}; the next run looks again"
+                    "Luca says it exists ({msg}) but the lookup {found}; the next run looks again"
                 );
                 finish(ctx, kind, &row, State::Unknown, None, "exists", Some(&why))?;
-                Ok(Settled::InDoubt(why))
+                Ok(Settled::Unclear(why))
             }
         },
         Outcome::Rejected(msg) => {
@@ -324,7 +482,7 @@ async fn settle_row<K: Kind>(
             let why =
                 format!("outcome unknown ({why}); it is looked up before anything is sent again");
             finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
-            Ok(Settled::InDoubt(why))
+            Ok(Settled::Unclear(why))
         }
     }
 }

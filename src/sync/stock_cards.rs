@@ -11,11 +11,13 @@ use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
 use crate::luca::{self, LucaClient, cards};
 use crate::report::Tally;
-use crate::store::luca_ids::{Source, map_card, mapped_card_count};
+use crate::store::luca_ids::{Source, map_card};
 
-/// Up to this many unmapped SKUs are looked up one by one (`kodBas = kodBit`); beyond
-/// it a single full listing is cheaper, however slow.
-const LOOKUPS_BEFORE_LISTING: usize = 50;
+/// Up to this many unmapped SKUs are looked up one by one (`kodBas = kodBit`); more are
+/// mapped by code ranges over sorted batches, never by one listing of everything.
+const LOOKUPS_BEFORE_RANGES: usize = 3;
+/// SKUs per range lookup: few calls for a large catalogue, answers of bounded size.
+pub const RANGE_BATCH: usize = 200;
 
 pub struct StockCards;
 
@@ -161,8 +163,8 @@ fn cards_to_create(ctx: &Ctx) -> anyhow::Result<(Vec<Item>, Vec<Problem>)> {
             "maliyetHesaplanacakFlag": true,
         });
         if let Some(rate) = vat {
-            body["kartAlisKdvOran"] = json!(rate);
-            body["kartSatisKdvOran"] = json!(rate);
+            body["kartAlisKdvOran"] = luca::number(rate);
+            body["kartSatisKdvOran"] = luca::number(rate);
         }
         items.push(Item {
             key: sku,
@@ -209,6 +211,7 @@ fn known_skus(conn: &Connection) -> anyhow::Result<Vec<String>> {
 /// SKU → skartId map. Never touches the store's Katana data.
 pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let luca = ctx.luca().await?;
+    push::learn_wrappers(ctx, luca)?;
     let unmapped: Vec<String> = {
         let mut stmt = ctx.store.conn().prepare(
             "SELECT DISTINCT v.sku FROM variants v
@@ -222,7 +225,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     if unmapped.is_empty() {
         return Ok(());
     }
-    if unmapped.len() <= LOOKUPS_BEFORE_LISTING {
+    if unmapped.len() <= LOOKUPS_BEFORE_RANGES {
         for sku in unmapped {
             tally.processed += 1;
             match cards::lookup(luca, &sku).await {
@@ -248,27 +251,37 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let all = cards::list_all(luca).await?;
-    let known = mapped_card_count(ctx.store.conn())?;
-    if (all.len() as i64) < known {
-        // An incomplete listing (a lost session answers with an empty list elsewhere)
-        // must never be taken for the truth.
-        return Err(crate::error::Error::Unavailable {
-            remote: crate::error::Remote::Luca,
-            detail: format!(
-                "Luca listed {} stock cards but the store already knows {known}; the listing looks \
-                 incomplete, so nothing was changed. Run `doctor`, then try again",
-                all.len()
-            ),
+    // `unmapped` is sorted (SQLite's binary order is Rust's string order), so each batch
+    // is a contiguous code range.
+    for batch in unmapped.chunks(RANGE_BATCH) {
+        let (first, last) = (&batch[0], &batch[batch.len() - 1]);
+        let found = cards::in_range(luca, first, last).await?;
+        let codes: std::collections::BTreeSet<&str> =
+            found.iter().map(|c| c.code.as_str()).collect();
+        // A range answer that lacks a card the store already maps in that range looks
+        // incomplete, and is never taken for the truth.
+        let missing = mapped_in_range(ctx.store.conn(), first, last)?
+            .into_iter()
+            .filter(|code| !codes.contains(code.as_str()))
+            .collect::<Vec<_>>();
+        if !missing.is_empty() {
+            return Err(crate::error::Error::Unavailable {
+                remote: crate::error::Remote::Luca,
+                detail: format!(
+                    "Luca's stock-card listing from {first} to {last} lacks {} card(s) the store \
+                     already maps (e.g. {}); the listing looks incomplete, so nothing was \
+                     changed. Run `doctor`, then try again",
+                    missing.len(),
+                    missing[0]
+                ),
+            }
+            .into());
         }
-        .into());
-    }
-    let wanted: std::collections::BTreeSet<&String> = unmapped.iter().collect();
-    ctx.store.write(|tx| {
-        let now = crate::store::now();
-        for card in &all {
-            tally.processed += 1;
-            if wanted.contains(&card.code) {
+        let wanted: std::collections::BTreeSet<&String> = batch.iter().collect();
+        ctx.store.write(|tx| {
+            let now = crate::store::now();
+            let mut mapped = 0;
+            for card in found.iter().filter(|c| wanted.contains(&c.code)) {
                 map_card(
                     tx,
                     &card.code,
@@ -277,11 +290,24 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                     Source::Pull,
                     &now,
                 )?;
-                tally.updated += 1;
-            } else {
-                tally.skipped += 1;
+                mapped += 1;
             }
-        }
-        Ok(())
-    })
+            tally.processed += batch.len() as u64;
+            tally.updated += mapped;
+            tally.skipped += batch.len() as u64 - mapped;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// The codes the store maps to a card id, within `[first, last]`.
+fn mapped_in_range(conn: &Connection, first: &str, last: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT sku FROM luca_stock_cards WHERE skart_id IS NOT NULL AND sku >= ?1 AND sku <= ?2",
+    )?;
+    let codes = stmt
+        .query_map([first, last], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(codes)
 }
