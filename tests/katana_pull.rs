@@ -554,3 +554,28 @@ fn auto_approve_approves_new_adjustments_on_creation() {
         0
     );
 }
+
+#[test]
+fn every_pull_counts_each_record_once() {
+    let opts = SandboxOptions {
+        rate_limit: 600,
+        ..SandboxOptions::default()
+    };
+    let env = Env::new(opts, Tool::default());
+    for _ in 0..2 {
+        for args in [
+            vec!["products", "pull", "--from", "katana"],
+            vec!["customers", "pull"],
+            vec!["warehouses", "pull"],
+            vec!["orders", "pull"],
+        ] {
+            let (_, run) = env.run_json(&args);
+            let n = |k: &str| run[k].as_u64().unwrap();
+            assert_eq!(
+                n("processed"),
+                n("created") + n("updated") + n("skipped") + n("failed"),
+                "{args:?}: {run}"
+            );
+        }
+    }
+}

@@ -45,10 +45,15 @@ where
                 match decode::<T>(raw) {
                     Ok(record) => {
                         crate::store::quarantine::release(tx, entity, &key)?;
+                        let failed_before = tally.failed;
                         let change = store(tx, &record, &text, tally)?;
+                        // A record `store` held back (a variant without a SKU) counts
+                        // as failed, not also as stored.
                         if first {
                             tally.processed += 1;
-                            tally.stored(ctx.dry_run(), entity, &key, change);
+                            if tally.failed == failed_before {
+                                tally.stored(ctx.dry_run(), entity, &key, change);
+                            }
                         }
                     }
                     Err(reason) => {

@@ -125,7 +125,8 @@ fn judge_duplicate_skus(tx: &Connection, tally: &mut Tally) -> anyhow::Result<()
             ids.join(", ")
         );
         quarantine::hold(tx, DUPLICATE_SKU, &sku, &reason, None)?;
-        tally.fail(DUPLICATE_SKU, sku, reason);
+        // The variants themselves were counted when they were stored.
+        tally.note(DUPLICATE_SKU, sku, reason);
     }
     Ok(())
 }
