@@ -85,14 +85,15 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> RunStatus {
-        match s {
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
             "ok" => RunStatus::Ok,
             "partial" => RunStatus::Partial,
             "failed" => RunStatus::Failed,
             "dry_run" => RunStatus::DryRun,
-            _ => RunStatus::Running,
-        }
+            _ => return None,
+        })
     }
 }
 

@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::Store;
+use crate::error::Error;
 use crate::report::{RecordError, Requests, Run, RunStatus, SyncType, Tally};
 
 /// Shows a run left `running` by a dead process as the next run that takes the lock
@@ -161,17 +162,22 @@ impl Store {
         let mut runs = Vec::new();
         for row in rows {
             let (id, ty, status, started_at, finished_at, n, message, extra) = row?;
-            let Some(sync_type) = SyncType::parse(&ty) else {
-                continue;
-            };
+            // A run of a type or status this binary does not know is an error, not
+            // left out: history would otherwise hide runs without a word.
+            let sync_type = SyncType::parse(&ty)
+                .ok_or_else(|| Error::unknown_stored("runs", id, "sync_type", &ty))?;
+            let status = RunStatus::parse(&status)
+                .ok_or_else(|| Error::unknown_stored("runs", id, "status", &status))?;
             let extra: Map<String, Value> = match extra {
-                Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    Error::unknown_stored("runs", id, "extra_json", format!("{text} ({e})"))
+                })?,
                 None => Map::new(),
             };
             runs.push(Run {
                 run_id: id,
                 sync_type,
-                status: RunStatus::parse(&status),
+                status,
                 started_at,
                 finished_at,
                 processed: n[0] as u64,
@@ -225,6 +231,36 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::temp_store;
+
+    #[test]
+    fn a_run_of_an_unknown_type_or_status_is_an_error_not_left_out() {
+        let (_d, s) = temp_store();
+        let id = s.start_run(SyncType::OrdersPull, "t").unwrap();
+        crate::store::force_value(
+            s.conn(),
+            &format!("UPDATE runs SET sync_type = 'orders_pull_v2' WHERE id = {id}"),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("runs row {id} has sync_type \"orders_pull_v2\""))
+                && err.contains("newer katana-sync"),
+            "{err}"
+        );
+        crate::store::force_value(
+            s.conn(),
+            &format!(
+                "UPDATE runs SET sync_type = 'orders_pull', status = 'paused' WHERE id = {id}"
+            ),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(err.contains("has status \"paused\""), "{err}");
+        crate::store::force_value(
+            s.conn(),
+            &format!("UPDATE runs SET status = 'ok', extra_json = '{{oops' WHERE id = {id}"),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(err.contains("has extra_json"), "{err}");
+    }
 
     #[test]
     fn runs_round_trip_newest_first_and_filter_by_type() {
