@@ -5,64 +5,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The kinds of pass, as named in history and `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncType {
-    OrdersPull,
-    ProductsPull,
-    ProductsPush,
-    CustomersPull,
-    CustomersPush,
-    SuppliersPull,
-    SuppliersPush,
-    WarehousesPull,
-    WarehousesPush,
-    Stock,
-    Invoices,
-    Despatches,
-    DeleteSku,
-}
-
-impl SyncType {
-    pub const ALL: [SyncType; 13] = [
-        SyncType::OrdersPull,
-        SyncType::ProductsPull,
-        SyncType::ProductsPush,
-        SyncType::CustomersPull,
-        SyncType::CustomersPush,
-        SyncType::SuppliersPull,
-        SyncType::SuppliersPush,
-        SyncType::WarehousesPull,
-        SyncType::WarehousesPush,
-        SyncType::Stock,
-        SyncType::Invoices,
-        SyncType::Despatches,
-        SyncType::DeleteSku,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncType::OrdersPull => "orders_pull",
-            SyncType::ProductsPull => "products_pull",
-            SyncType::ProductsPush => "products_push",
-            SyncType::CustomersPull => "customers_pull",
-            SyncType::CustomersPush => "customers_push",
-            SyncType::SuppliersPull => "suppliers_pull",
-            SyncType::SuppliersPush => "suppliers_push",
-            SyncType::WarehousesPull => "warehouses_pull",
-            SyncType::WarehousesPush => "warehouses_push",
-            SyncType::Stock => "stock",
-            SyncType::Invoices => "invoices",
-            SyncType::Despatches => "despatches",
-            SyncType::DeleteSku => "delete_sku",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SyncType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+/// The kinds of pass, as named in history and `--json`: the registry's.
+pub use crate::commands::passes::SyncType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -451,18 +395,6 @@ fn elapsed(start: &str, end: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sync_types_round_trip() {
-        for t in SyncType::ALL {
-            assert_eq!(SyncType::parse(t.as_str()), Some(t));
-            assert_eq!(
-                serde_json::to_value(t).unwrap(),
-                Value::String(t.as_str().into())
-            );
-        }
-        assert_eq!(SyncType::parse("nope"), None);
-    }
 
     #[test]
     fn run_json_has_the_spec_shape() {
