@@ -2,11 +2,10 @@
 
 use anyhow::Context as _;
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Map, Value};
 
 use super::Store;
 use crate::error::Error;
-use crate::report::{RecordError, Requests, Run, RunStatus, SyncType, Tally};
+use crate::report::{Extra, RecordError, Requests, Run, RunStatus, SyncType, Tally};
 
 /// Shows a run left `running` by a dead process as the next run that takes the lock
 /// will record it ([`Store::close_interrupted_runs`]), for readers that cannot write.
@@ -40,10 +39,10 @@ impl Store {
 
     /// Closes a run row with its final state. `run.run_id` names the row.
     pub fn finish_run(&self, run: &Run) -> anyhow::Result<()> {
-        let extra = if run.extra.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&run.extra)?)
+        // Nothing stored when the pass set none of its parts, as before they were typed.
+        let extra = match serde_json::to_string(&run.extra)? {
+            text if text == "{}" => None,
+            text => Some(text),
         };
         self.write(|tx| {
             tx.execute(
@@ -168,11 +167,11 @@ impl Store {
                 .ok_or_else(|| Error::unknown_stored("runs", id, "sync_type", &ty))?;
             let status = RunStatus::parse(&status)
                 .ok_or_else(|| Error::unknown_stored("runs", id, "status", &status))?;
-            let extra: Map<String, Value> = match extra {
+            let extra: Extra = match extra {
                 Some(text) => serde_json::from_str(&text).map_err(|e| {
                     Error::unknown_stored("runs", id, "extra_json", format!("{text} ({e})"))
                 })?,
-                None => Map::new(),
+                None => Extra::default(),
             };
             runs.push(Run {
                 run_id: id,
@@ -285,7 +284,7 @@ mod tests {
                 requests: Requests { katana: 2, luca: 5 },
                 errors: vec![],
                 message: None,
-                extra: Map::new(),
+                extra: Extra::default(),
             };
             if status == RunStatus::Partial {
                 run.failed = 1;
