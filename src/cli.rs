@@ -56,21 +56,9 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Katana sales orders
-    #[command(subcommand)]
-    Orders(OrdersCmd),
-    /// Katana products and variants; Luca stock cards
-    #[command(subcommand)]
-    Products(ProductsCmd),
-    /// Katana customers and Luca customer accounts (cari)
-    #[command(subcommand)]
-    Customers(PartnersCmd),
-    /// Katana suppliers and Luca supplier accounts
-    #[command(subcommand)]
-    Suppliers(PartnersCmd),
-    /// Katana locations and Luca warehouses (depo)
-    #[command(subcommand)]
-    Warehouses(WarehousesCmd),
+    /// The sync passes, from their registry (`commands::passes`).
+    #[command(flatten)]
+    Pass(crate::commands::passes::PassCmd),
     /// The approval queue of stock adjustments
     #[command(subcommand)]
     Adjustments(AdjustmentsCmd),
@@ -90,44 +78,11 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum OrdersCmd {
-    /// Pull sales orders (with rows) into the store, incrementally; queue stock adjustments
-    Pull,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ProductsCmd {
-    /// Pull Katana products and variants, and/or Luca stock cards (the SKU -> skartId map)
-    Pull {
-        #[arg(long, value_enum, default_value_t = PullFrom::Both)]
-        from: PullFrom,
-    },
-    /// Create the Luca stock card of every variant that has none (append-only)
-    Push {
-        /// Only these SKUs (repeatable)
-        #[arg(long = "sku", value_name = "SKU")]
-        skus: Vec<String>,
-    },
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PullFrom {
     Katana,
     Luca,
     Both,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PartnersCmd {
-    /// Pull from Katana into the store
-    Pull,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum WarehousesCmd {
-    /// Pull Katana locations into the store
-    Pull,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,8 +129,8 @@ pub struct HistoryArgs {
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
     /// Only runs of this sync_type (e.g. orders_pull)
-    #[arg(long = "type", value_name = "T")]
-    pub sync_type: Option<String>,
+    #[arg(long = "type", value_name = "T", value_enum)]
+    pub sync_type: Option<crate::report::SyncType>,
 }
 
 #[derive(Debug, Args)]

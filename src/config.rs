@@ -125,17 +125,9 @@ pub struct MappingConfig {
     pub units: BTreeMap<String, i64>,
 }
 
-/// The passes `all --due` schedules, with their default intervals.
-pub const INTERVALS: [(&str, &str); 8] = [
-    ("warehouses", "6h"),
-    ("customers", "6h"),
-    ("suppliers", "6h"),
-    ("products", "6h"),
-    ("orders", "5m"),
-    ("stock", "6h"),
-    ("invoices", "5m"),
-    ("despatches", "5m"),
-];
+/// The schedules `all --due` knows, with their default intervals: the registry's.
+pub const INTERVALS: [(crate::commands::passes::Interval, &str, &str); 8] =
+    crate::commands::passes::Interval::ALL;
 
 // ---- the file, as written ---------------------------------------------------------
 
@@ -458,7 +450,7 @@ fn resolve(
         ));
     }
     let mut intervals = BTreeMap::new();
-    for (name, default) in INTERVALS {
+    for (_, name, default) in INTERVALS {
         intervals.insert(
             name.to_string(),
             parse_duration(default).expect("valid default"),
@@ -466,7 +458,7 @@ fn resolve(
     }
     for (name, text) in &s.intervals {
         if !intervals.contains_key(name) {
-            let known: Vec<_> = INTERVALS.iter().map(|(n, _)| *n).collect();
+            let known: Vec<_> = INTERVALS.iter().map(|(_, n, _)| *n).collect();
             return Err(at(
                 &format!("sync.intervals.{name}"),
                 format!("unknown pass; expected one of {}", known.join(", ")),

@@ -139,6 +139,21 @@ pub enum Error {
         fix: String,
     },
 
+    /// A value read from the store that this binary does not know. It is never guessed
+    /// (an unknown outbox state taken for `pending` would send a create again), so the
+    /// store is unusable to this binary until the value is explained (exit 74).
+    #[error(
+        "the store's {table} row {id} has {column} {value:?}, which this katana-sync does not \
+         know; the store was probably written by a newer katana-sync (run that version, or \
+         upgrade this one), or the row was edited by hand (restore a valid value)"
+    )]
+    UnknownStored {
+        table: &'static str,
+        id: i64,
+        column: &'static str,
+        value: String,
+    },
+
     /// A pass stopped at a safe point because of a signal (exit 130 / 143).
     #[error(
         "interrupted by {signal}: stopped at a safe point (nothing new was started after it; \
@@ -161,9 +176,23 @@ impl Error {
         }
     }
 
+    pub fn unknown_stored(
+        table: &'static str,
+        id: i64,
+        column: &'static str,
+        value: impl Into<String>,
+    ) -> Self {
+        Error::UnknownStored {
+            table,
+            id,
+            column,
+            value: value.into(),
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Store { .. } => Exit::Store,
+            Error::Store { .. } | Error::UnknownStored { .. } => Exit::Store,
             Error::Interrupted { signal } => signal.exit(),
             Error::Config(_) => Exit::Config,
             Error::Usage(_) => Exit::Usage,

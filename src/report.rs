@@ -3,66 +3,10 @@
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// The kinds of pass, as named in history and `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncType {
-    OrdersPull,
-    ProductsPull,
-    ProductsPush,
-    CustomersPull,
-    CustomersPush,
-    SuppliersPull,
-    SuppliersPush,
-    WarehousesPull,
-    WarehousesPush,
-    Stock,
-    Invoices,
-    Despatches,
-    DeleteSku,
-}
-
-impl SyncType {
-    pub const ALL: [SyncType; 13] = [
-        SyncType::OrdersPull,
-        SyncType::ProductsPull,
-        SyncType::ProductsPush,
-        SyncType::CustomersPull,
-        SyncType::CustomersPush,
-        SyncType::SuppliersPull,
-        SyncType::SuppliersPush,
-        SyncType::WarehousesPull,
-        SyncType::WarehousesPush,
-        SyncType::Stock,
-        SyncType::Invoices,
-        SyncType::Despatches,
-        SyncType::DeleteSku,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncType::OrdersPull => "orders_pull",
-            SyncType::ProductsPull => "products_pull",
-            SyncType::ProductsPush => "products_push",
-            SyncType::CustomersPull => "customers_pull",
-            SyncType::CustomersPush => "customers_push",
-            SyncType::SuppliersPull => "suppliers_pull",
-            SyncType::SuppliersPush => "suppliers_push",
-            SyncType::WarehousesPull => "warehouses_pull",
-            SyncType::WarehousesPush => "warehouses_push",
-            SyncType::Stock => "stock",
-            SyncType::Invoices => "invoices",
-            SyncType::Despatches => "despatches",
-            SyncType::DeleteSku => "delete_sku",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SyncType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+/// The kinds of pass, as named in history and `--json`: the registry's.
+pub use crate::commands::passes::SyncType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,14 +29,15 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> RunStatus {
-        match s {
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
             "ok" => RunStatus::Ok,
             "partial" => RunStatus::Partial,
             "failed" => RunStatus::Failed,
             "dry_run" => RunStatus::DryRun,
-            _ => RunStatus::Running,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -128,9 +73,114 @@ pub struct Run {
     /// The error that ended a failed run.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
-    /// Pass-specific parts (`planned` of a dry run, `drift` of `stock`, `new_orders`).
+    /// Pass-specific parts (`planned` of a dry run, `new_orders`, ...).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
+}
+
+/// The parts of a run only some passes have, each left out of the JSON when the pass did
+/// not set it. History stored them as one JSON object (`runs.extra_json`), and
+/// `serde_json`'s map printed its keys sorted; the fields stand in that order so the
+/// JSON stays the same, old rows included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extra {
+    /// Adjustments an orders pull queued (said even when none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub adjustments_created: Option<u64>,
+    /// How many records held by earlier runs this run did not meet again.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub held: u64,
+    /// The first [`HELD_SHOWN`] of them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub held_records: Vec<HeldRecord>,
+    /// The first [`NEW_ORDERS_SHOWN`] new orders of an orders pull (said even when none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new_orders: Option<Vec<NewOrder>>,
+    /// All the new orders, when there were any.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub new_orders_total: u64,
+    /// Lines for the reader, each said once.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
+    /// What a dry run would write.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub planned: Vec<Planned>,
+    /// Creates whose outcome stays unknown (looked up before anything is sent again).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub unknown_outcomes: u64,
+}
+
+/// A field that is there, even as `null` (serde takes `null` for absent otherwise).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A record quarantined by an earlier run and still held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRecord {
+    pub entity: String,
+    pub key: String,
+    pub reason: String,
+    pub since: String,
+}
+
+/// A new order as a run lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub currency: Option<String>,
+    pub customer: Option<String>,
+    pub order_no: String,
+    pub rows: i64,
+    pub status: String,
+    pub total: Option<String>,
+}
+
+/// What a dry run would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Adopt,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Adopt => "adopt",
+        }
+    }
+}
+
+/// One write a dry run would make: a record stored (`entity`), or a Luca create or
+/// adoption of an outbox `kind` (with its payload or the id it would adopt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Planned {
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub entity: Option<String>,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<String>,
+    /// An adoption names the id it found, `null` when Luca's answer carried none.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "present"
+    )]
+    pub luca_id: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub payload: Option<Value>,
 }
 
 /// What a pass accumulates while it runs; the runner turns it into a [`Run`].
@@ -142,11 +192,9 @@ pub struct Tally {
     pub skipped: u64,
     pub failed: u64,
     pub errors: Vec<RecordError>,
-    /// Records held back by earlier runs that this run did not meet again.
-    pub held: u64,
     /// `errors` as a set: a pass may list many thousands.
     listed: std::collections::HashSet<RecordError>,
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// How many records held from earlier runs a run lists by name.
@@ -187,11 +235,11 @@ impl Tally {
         let action = match change {
             Change::Created => {
                 self.created += 1;
-                "create"
+                Action::Create
             }
             Change::Updated => {
                 self.updated += 1;
-                "update"
+                Action::Update
             }
             Change::Unchanged => {
                 self.skipped += 1;
@@ -199,19 +247,26 @@ impl Tally {
             }
         };
         if dry_run {
-            self.plan(serde_json::json!({"entity": entity, "key": key, "action": action}));
+            self.plan(Planned {
+                action,
+                entity: Some(entity.to_string()),
+                key: key.to_string(),
+                kind: None,
+                luca_id: None,
+                payload: None,
+            });
         }
     }
 
     /// Adds an item to the `planned` list of a dry run.
-    pub fn plan(&mut self, item: Value) {
-        match self
-            .extra
-            .entry("planned")
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(items) => items.push(item),
-            other => *other = Value::Array(vec![item]),
+    pub fn plan(&mut self, item: Planned) {
+        self.extra.planned.push(item);
+    }
+
+    /// A line for the run's output, said once.
+    pub fn say(&mut self, text: String) {
+        if !self.extra.notes.contains(&text) {
+            self.extra.notes.push(text);
         }
     }
 
@@ -235,32 +290,21 @@ impl Tally {
             .iter()
             .filter(|h| !met.contains(&(h.entity.as_str(), h.key.as_str())))
             .collect();
-        self.held = earlier.len() as u64;
-        if earlier.is_empty() {
-            return;
-        }
-        self.extra.insert("held".into(), Value::from(self.held));
-        let shown: Vec<Value> = earlier
+        self.extra.held = earlier.len() as u64;
+        self.extra.held_records = earlier
             .iter()
             .take(HELD_SHOWN)
-            .map(|h| {
-                serde_json::json!({
-                    "entity": h.entity, "key": h.key, "reason": h.reason, "since": h.first_seen
-                })
+            .map(|h| HeldRecord {
+                entity: h.entity.clone(),
+                key: h.key.clone(),
+                reason: h.reason.clone(),
+                since: h.first_seen.clone(),
             })
             .collect();
-        self.extra
-            .insert("held_records".into(), Value::Array(shown));
     }
 
     pub fn is_complete(&self) -> bool {
-        self.failed == 0 && self.errors.is_empty() && self.held == 0
-    }
-
-    /// Adds one to a named counter of the run's report (`"unknown_outcomes": 3`).
-    pub fn count(&mut self, name: &str) {
-        let n = self.extra.get(name).and_then(Value::as_u64).unwrap_or(0);
-        self.extra.insert(name.to_string(), Value::from(n + 1));
+        self.failed == 0 && self.errors.is_empty() && self.extra.held == 0
     }
 }
 
@@ -284,16 +328,15 @@ pub fn render_run(run: &Run) -> String {
     if let Some(msg) = &run.message {
         let _ = writeln!(out, "  error: {msg}");
     }
-    if let Some(Value::Array(notes)) = run.extra.get("notes") {
-        for n in notes.iter().filter_map(Value::as_str) {
-            let _ = writeln!(out, "  note: {n}");
-        }
+    for n in &run.extra.notes {
+        let _ = writeln!(out, "  note: {n}");
     }
     for e in &run.errors {
         let _ = writeln!(out, "  {} {}: {}", e.entity, e.key, e.reason);
     }
-    if let Some(Value::Array(held)) = run.extra.get("held_records") {
-        let total = run.extra.get("held").and_then(Value::as_u64).unwrap_or(0);
+    let held = &run.extra.held_records;
+    if !held.is_empty() {
+        let total = run.extra.held;
         let _ = writeln!(
             out,
             "  {total} record(s) still held from earlier runs (fix them at the source; the \
@@ -303,10 +346,7 @@ pub fn render_run(run: &Run) -> String {
             let _ = writeln!(
                 out,
                 "    {} {}: {} (since {})",
-                h["entity"].as_str().unwrap_or("?"),
-                h["key"].as_str().unwrap_or("?"),
-                h["reason"].as_str().unwrap_or("?"),
-                h["since"].as_str().unwrap_or("?")
+                h.entity, h.key, h.reason, h.since
             );
         }
         if total > 10 {
@@ -317,23 +357,22 @@ pub fn render_run(run: &Run) -> String {
             );
         }
     }
-    if let Some(Value::Array(new)) = run.extra.get("new_orders")
+    if let Some(new) = &run.extra.new_orders
         && !new.is_empty()
     {
-        let total = run
-            .extra
-            .get("new_orders_total")
-            .and_then(Value::as_u64)
-            .unwrap_or(new.len() as u64);
+        let total = match run.extra.new_orders_total {
+            0 => new.len() as u64,
+            n => n,
+        };
         let shown: Vec<String> = new
             .iter()
             .take(10)
             .map(|o| {
                 format!(
                     "{} ({}, {})",
-                    o["order_no"].as_str().unwrap_or("?"),
-                    o["customer"].as_str().unwrap_or("unknown customer"),
-                    o["status"].as_str().unwrap_or("?")
+                    o.order_no,
+                    o.customer.as_deref().unwrap_or("unknown customer"),
+                    o.status
                 )
             })
             .collect();
@@ -349,7 +388,8 @@ pub fn render_run(run: &Run) -> String {
             }
         );
     }
-    if let Some(Value::Array(planned)) = run.extra.get("planned") {
+    let planned = &run.extra.planned;
+    if !planned.is_empty() {
         let _ = writeln!(out, "  would write {} record(s):", planned.len());
         for p in planned.iter().take(PLANNED_SHOWN) {
             let _ = writeln!(out, "    {}", plan_line(p));
@@ -371,19 +411,22 @@ pub const NEW_ORDERS_SHOWN: usize = 50;
 /// How many planned writes the text summary lists.
 const PLANNED_SHOWN: usize = 30;
 
-fn plan_line(item: &Value) -> String {
-    match item {
-        Value::Object(map) => map
-            .iter()
-            .filter(|(k, _)| k.as_str() != "payload")
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
+/// `key=value` in the JSON's order, without the payload.
+fn plan_line(p: &Planned) -> String {
+    let mut parts = vec![format!("action={}", p.action.as_str())];
+    if let Some(e) = &p.entity {
+        parts.push(format!("entity={e}"));
     }
+    parts.push(format!("key={}", p.key));
+    if let Some(k) = &p.kind {
+        parts.push(format!("kind={k}"));
+    }
+    match p.luca_id {
+        Some(Some(id)) => parts.push(format!("luca_id={id}")),
+        Some(None) => parts.push("luca_id=null".into()),
+        None => {}
+    }
+    parts.join(" ")
 }
 
 /// History as a table, newest first.
@@ -452,21 +495,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sync_types_round_trip() {
-        for t in SyncType::ALL {
-            assert_eq!(SyncType::parse(t.as_str()), Some(t));
-            assert_eq!(
-                serde_json::to_value(t).unwrap(),
-                Value::String(t.as_str().into())
-            );
-        }
-        assert_eq!(SyncType::parse("nope"), None);
-    }
-
-    #[test]
     fn run_json_has_the_spec_shape() {
-        let mut extra = Map::new();
-        extra.insert("planned".into(), serde_json::json!([{"sku": "A"}]));
+        let extra = Extra {
+            planned: vec![Planned {
+                action: Action::Create,
+                entity: Some("variant".into()),
+                key: "A".into(),
+                kind: None,
+                luca_id: None,
+                payload: None,
+            }],
+            ..Extra::default()
+        };
         let run = Run {
             run_id: 17,
             sync_type: SyncType::OrdersPull,
@@ -513,5 +553,47 @@ mod tests {
         assert!(!keys.contains(&"message"));
         let back: Run = serde_json::from_value(v).unwrap();
         assert_eq!(back, run);
+    }
+
+    /// The typed parts print exactly as the map they replaced printed them (keys sorted,
+    /// each left out when unset), and an old row's map reads back into them.
+    #[test]
+    fn typed_parts_print_as_the_old_map_did() {
+        let old = serde_json::json!({
+            "adjustments_created": 0,
+            "held": 2,
+            "held_records": [{"entity": "sales_order", "key": "SO-1", "reason": "r", "since": "t"}],
+            "new_orders": [{"currency": null, "customer": "Ç", "order_no": "SO-2", "rows": 1,
+                            "status": "NOT_SHIPPED", "total": "1.50"}],
+            "new_orders_total": 60,
+            "notes": ["n"],
+            "planned": [
+                {"action": "create", "entity": "variant", "key": "A"},
+                {"action": "adopt", "key": "B", "kind": "stock_card", "luca_id": null},
+                {"action": "create", "key": "C", "kind": "stock_card", "payload": {"kartAdi": "x"}}
+            ],
+            "unknown_outcomes": 3
+        });
+        let old_text = serde_json::to_string(&old).unwrap();
+        let typed: Extra = serde_json::from_str(&old_text).unwrap();
+        assert_eq!(serde_json::to_string(&typed).unwrap(), old_text);
+        assert_eq!(
+            serde_json::to_string_pretty(&typed).unwrap(),
+            serde_json::to_string_pretty(&old).unwrap()
+        );
+        assert_eq!(serde_json::to_string(&Extra::default()).unwrap(), "{}");
+        let orders_pull = Extra {
+            adjustments_created: Some(0),
+            new_orders: Some(vec![]),
+            ..Extra::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&orders_pull).unwrap(),
+            r#"{"adjustments_created":0,"new_orders":[]}"#
+        );
+        assert_eq!(
+            plan_line(&typed.planned[1]),
+            "action=adopt key=B kind=stock_card luca_id=null"
+        );
     }
 }

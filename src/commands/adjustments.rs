@@ -4,7 +4,7 @@ use crate::cli::{AdjustmentsCmd, GlobalOpts, Selection, StatusFilter};
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
-use crate::store::adjustments::{self, Adjustment};
+use crate::store::adjustments::{self, Adjustment, Status};
 
 pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyhow::Result<Exit> {
     match cmd {
@@ -19,23 +19,23 @@ pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyh
                     serde_json::to_string_pretty(&serde_json::json!({ "adjustments": list }))?
                 );
             } else {
-                print!("{}", render(&list, filter.unwrap_or("any")));
+                print!("{}", render(&list, filter.map_or("any", Status::as_str)));
             }
             Ok(Exit::Ok)
         }
-        AdjustmentsCmd::Approve(sel) => decide(opts, progress, &sel, "approved").await,
-        AdjustmentsCmd::Reject(sel) => decide(opts, progress, &sel, "rejected").await,
+        AdjustmentsCmd::Approve(sel) => decide(opts, progress, &sel, Status::Approved).await,
+        AdjustmentsCmd::Reject(sel) => decide(opts, progress, &sel, Status::Rejected).await,
     }
 }
 
-fn status_name(s: StatusFilter) -> Option<&'static str> {
+fn status_name(s: StatusFilter) -> Option<Status> {
     Some(match s {
-        StatusFilter::Pending => "pending",
-        StatusFilter::Approved => "approved",
-        StatusFilter::Rejected => "rejected",
-        StatusFilter::Applied => "applied",
-        StatusFilter::Superseded => "superseded",
-        StatusFilter::Unknown => "unknown",
+        StatusFilter::Pending => Status::Pending,
+        StatusFilter::Approved => Status::Approved,
+        StatusFilter::Rejected => Status::Rejected,
+        StatusFilter::Applied => Status::Applied,
+        StatusFilter::Superseded => Status::Superseded,
+        StatusFilter::Unknown => Status::Unknown,
         StatusFilter::All => return None,
     })
 }
@@ -44,7 +44,7 @@ async fn decide(
     opts: &GlobalOpts,
     progress: Mode,
     sel: &Selection,
-    status: &str,
+    status: Status,
 ) -> anyhow::Result<Exit> {
     let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
     let conn = ctx.store.conn();

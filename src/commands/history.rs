@@ -2,22 +2,13 @@
 
 use crate::cli::{GlobalOpts, HistoryArgs};
 use crate::context::Ctx;
-use crate::error::{Error, Exit};
+use crate::error::Exit;
 use crate::progress::Mode;
-use crate::report::{RunStatus, SyncType, render_history};
+use crate::report::{RunStatus, render_history};
 use crate::store::runs::as_interrupted;
 
 pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
-    let sync_type = match &args.sync_type {
-        None => None,
-        Some(t) => Some(SyncType::parse(t).ok_or_else(|| {
-            let known: Vec<_> = SyncType::ALL.iter().map(|t| t.as_str()).collect();
-            Error::Usage(format!(
-                "unknown --type \"{t}\"; expected one of {}",
-                known.join(", ")
-            ))
-        })?),
-    };
+    let sync_type = args.sync_type;
     // No config needed: the store comes from --db, KATANA_SYNC_DB, the config if
     // present, or the default path (SPEC section 3). No lock: history only reads.
     let store = Ctx::read_store(opts)?;

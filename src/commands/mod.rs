@@ -1,21 +1,22 @@
-//! One file per subcommand that is not a sync pass; the passes live in `crate::sync`.
-//! This module dispatches the command line and runs every pass the same way: a run row
-//! opened at start, closed with counts and errors, printed as text or JSON.
+//! One file per subcommand that is not a sync pass; the passes are listed in `passes`
+//! (one file each under `passes/`) and run in `crate::sync`. This module dispatches the
+//! command line and runs every pass the same way: a run row opened at start, closed with
+//! counts and errors, printed as text or JSON.
 
 mod adjustments;
 mod completions;
 mod delete_sku;
 mod doctor;
 mod history;
+pub mod passes;
 
-use crate::cli::{Cli, Command, GlobalOpts, OrdersCmd, PartnersCmd, ProductsCmd, WarehousesCmd};
+use crate::cli::{Cli, Command};
 use std::time::Duration;
 
-use crate::context::{Ctx, Needs, Stop};
+use crate::context::{Ctx, Stop};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
 use crate::report::{RecordError, Run, RunStatus, SyncType, Tally, render_run};
-use crate::sync;
 
 pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     let g = &cli.global;
@@ -38,58 +39,7 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
         Command::Doctor(args) => doctor::run(g, progress, &args).await,
         Command::Adjustments(cmd) => adjustments::run(g, progress, cmd).await,
         Command::DeleteSku(args) => delete_sku::run(g, progress, &args).await,
-        Command::Orders(OrdersCmd::Pull) => {
-            single_pass(g, progress, SyncType::OrdersPull, async |ctx, t| {
-                sync::orders::pull(ctx, t).await
-            })
-            .await
-        }
-        Command::Products(ProductsCmd::Pull { from }) => {
-            single_pass(g, progress, SyncType::ProductsPull, async move |ctx, t| {
-                sync::products::pull(ctx, t, from).await
-            })
-            .await
-        }
-        Command::Products(ProductsCmd::Push { skus }) => {
-            single_pass(g, progress, SyncType::ProductsPush, async move |ctx, t| {
-                sync::products::push(ctx, t, skus).await
-            })
-            .await
-        }
-        Command::Customers(PartnersCmd::Pull) => {
-            single_pass(g, progress, SyncType::CustomersPull, async |ctx, t| {
-                sync::partners::pull(ctx, t, sync::partners::Kind::Customer).await
-            })
-            .await
-        }
-        Command::Suppliers(PartnersCmd::Pull) => {
-            single_pass(g, progress, SyncType::SuppliersPull, async |ctx, t| {
-                sync::partners::pull(ctx, t, sync::partners::Kind::Supplier).await
-            })
-            .await
-        }
-        Command::Warehouses(WarehousesCmd::Pull) => {
-            single_pass(g, progress, SyncType::WarehousesPull, async |ctx, t| {
-                sync::warehouses::pull(ctx, t).await
-            })
-            .await
-        }
-    }
-}
-
-/// Opens the context a pass needs (config, locked store), runs one pass, prints it.
-async fn single_pass(
-    opts: &GlobalOpts,
-    progress: Mode,
-    sync_type: SyncType,
-    body: impl AsyncFnOnce(&Ctx, &mut Tally) -> anyhow::Result<()>,
-) -> anyhow::Result<Exit> {
-    let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
-    let (run, err) = run_pass(&ctx, sync_type, async |t| body(&ctx, t).await).await;
-    print_run(&ctx, &run)?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(exit_of(&run)),
+        Command::Pass(cmd) => passes::run(g, progress, cmd).await,
     }
 }
 

@@ -18,6 +18,58 @@ pub struct Reconciled {
     pub changed_after_apply: Vec<i64>,
 }
 
+/// Where an adjustment stands in the approval queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Rejected,
+    Applied,
+    Superseded,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Applied => "applied",
+            Status::Superseded => "superseded",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// The status of adjustment `id`; one this binary does not know is an error, since
+    /// taking it for any known one could apply or drop a stock movement.
+    fn parse(s: &str, id: i64) -> Result<Status, crate::error::Error> {
+        Ok(match s {
+            "pending" => Status::Pending,
+            "approved" => Status::Approved,
+            "rejected" => Status::Rejected,
+            "applied" => Status::Applied,
+            "superseded" => Status::Superseded,
+            "unknown" => Status::Unknown,
+            _ => {
+                return Err(crate::error::Error::unknown_stored(
+                    "adjustments",
+                    id,
+                    "status",
+                    s,
+                ));
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Statuses a change may still supersede.
 const SUPERSEDABLE: &str = "('pending','approved','rejected')";
 
@@ -45,20 +97,28 @@ pub fn reconcile_order(
     if !order.is_open() {
         return Ok(out);
     }
-    let status = if auto_approve { "approved" } else { "pending" };
+    let status = if auto_approve {
+        Status::Approved
+    } else {
+        Status::Pending
+    };
     for row in rows.iter().filter(|r| !r.deleted) {
         let Some(Some(sku)) = &row.sku else {
             continue;
         };
-        let live: Vec<(i64, String, String, String)> = {
+        let live: Vec<(i64, String, String, Status)> = {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, sku, quantity, status FROM adjustments
                  WHERE kind = 'sale' AND row_id = ?1 AND status <> 'superseded'",
             )?;
-            stmt.query_map([row.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?
+            let raw: Vec<(i64, String, String, String)> = stmt
+                .query_map([row.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            raw.into_iter()
+                .map(|(id, sku, q, st)| Ok((id, sku, q, Status::parse(&st, id)?)))
+                .collect::<anyhow::Result<_>>()?
         };
         if live
             .iter()
@@ -68,7 +128,7 @@ pub fn reconcile_order(
         }
         if live
             .iter()
-            .any(|(_, _, _, st)| st == "applied" || st == "unknown")
+            .any(|(_, _, _, st)| matches!(st, Status::Applied | Status::Unknown))
         {
             out.changed_after_apply.push(row.id);
             continue;
@@ -88,7 +148,7 @@ pub fn reconcile_order(
                 location,
                 warehouse_of(location),
                 row.quantity,
-                status,
+                status.as_str(),
                 now
             ])?;
         let new_id = conn.last_insert_rowid();
@@ -124,31 +184,39 @@ pub struct Adjustment {
     /// Decimal as a string ("3.5").
     pub quantity: String,
     pub kind: String,
-    pub status: String,
+    pub status: Status,
     pub created_at: String,
 }
 
 /// The queue, newest first; `status` None = all.
-pub fn list(conn: &Connection, status: Option<&str>) -> anyhow::Result<Vec<Adjustment>> {
+pub fn list(conn: &Connection, status: Option<Status>) -> anyhow::Result<Vec<Adjustment>> {
     let mut stmt = conn.prepare(
         "SELECT id, order_no, sku, warehouse, quantity, kind, status, created_at
          FROM adjustments WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC",
     )?;
-    let rows = stmt
-        .query_map([status], |r| {
-            Ok(Adjustment {
-                id: r.get(0)?,
-                order_no: r.get(1)?,
-                sku: r.get(2)?,
-                warehouse: r.get(3)?,
-                quantity: r.get(4)?,
-                kind: r.get(5)?,
-                status: r.get(6)?,
-                created_at: r.get(7)?,
-            })
+    let raw: Vec<(Adjustment, String)> = stmt
+        .query_map([status.map(Status::as_str)], |r| {
+            Ok((
+                Adjustment {
+                    id: r.get(0)?,
+                    order_no: r.get(1)?,
+                    sku: r.get(2)?,
+                    warehouse: r.get(3)?,
+                    quantity: r.get(4)?,
+                    kind: r.get(5)?,
+                    status: Status::Pending,
+                    created_at: r.get(7)?,
+                },
+                r.get(6)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
-    Ok(rows)
+    raw.into_iter()
+        .map(|(mut a, status)| {
+            a.status = Status::parse(&status, a.id)?;
+            Ok(a)
+        })
+        .collect()
 }
 
 /// Which pending adjustments a decision applies to.
@@ -163,23 +231,23 @@ pub enum Selection<'a> {
 pub fn decide(
     conn: &Connection,
     sel: &Selection<'_>,
-    status: &str,
+    status: Status,
     now: &str,
 ) -> anyhow::Result<u64> {
     let changed = match sel {
         Selection::All => conn.execute(
             "UPDATE adjustments SET status = ?1, updated_at = ?2 WHERE status = 'pending'",
-            params![status, now],
+            params![status.as_str(), now],
         )?,
         Selection::Orders(orders) => conn.execute(
             "UPDATE adjustments SET status = ?1, updated_at = ?2
              WHERE status = 'pending' AND order_no IN (SELECT value FROM json_each(?3))",
-            params![status, now, serde_json::to_string(orders)?],
+            params![status.as_str(), now, serde_json::to_string(orders)?],
         )?,
         Selection::Ids(ids) => conn.execute(
             "UPDATE adjustments SET status = ?1, updated_at = ?2
              WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?3))",
-            params![status, now, serde_json::to_string(ids)?],
+            params![status.as_str(), now, serde_json::to_string(ids)?],
         )?,
     };
     Ok(changed as u64)
@@ -203,6 +271,23 @@ pub fn missing_ids(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<i64>> {
 mod tests {
     use super::*;
     use crate::store::temp_store;
+
+    #[test]
+    fn an_unknown_status_is_refused_not_guessed() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        reconcile_order(c, &order(true), &[row(1, "2")], &|_| None, false, "t").unwrap();
+        crate::store::force_value(c, "UPDATE adjustments SET status = 'parked'");
+        let err = list(c, None).unwrap_err().to_string();
+        assert!(
+            err.contains("adjustments row 1 has status \"parked\"")
+                && err.contains("newer katana-sync"),
+            "{err}"
+        );
+        // Judging the order again must not take it for a live or a superseded one.
+        let err = reconcile_order(c, &order(true), &[row(1, "3")], &|_| None, false, "t");
+        assert!(err.unwrap_err().to_string().contains("parked"));
+    }
 
     fn order(open: bool) -> StoredOrder {
         StoredOrder {
@@ -232,7 +317,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .rev()
-            .map(|a| (a.quantity, a.status))
+            .map(|a| (a.quantity, a.status.to_string()))
             .collect()
     }
 
@@ -300,7 +385,7 @@ mod tests {
         let st: Vec<String> = list(c, None)
             .unwrap()
             .into_iter()
-            .map(|a| a.status)
+            .map(|a| a.status.to_string())
             .collect();
         assert!(st.contains(&"applied".to_string()));
     }
@@ -319,24 +404,33 @@ mod tests {
             "t",
         )
         .unwrap();
-        let ids: Vec<i64> = list(c, Some("pending"))
+        let ids: Vec<i64> = list(c, Some(Status::Pending))
             .unwrap()
             .iter()
             .map(|a| a.id)
             .collect();
         assert_eq!(
-            decide(c, &Selection::Ids(&ids[..1]), "approved", "t").unwrap(),
+            decide(c, &Selection::Ids(&ids[..1]), Status::Approved, "t").unwrap(),
             1
         );
         assert_eq!(
-            decide(c, &Selection::Ids(&ids[..1]), "approved", "t").unwrap(),
+            decide(c, &Selection::Ids(&ids[..1]), Status::Approved, "t").unwrap(),
             0
         );
         assert_eq!(
-            decide(c, &Selection::Orders(&["SO-1".into()]), "rejected", "t").unwrap(),
+            decide(
+                c,
+                &Selection::Orders(&["SO-1".into()]),
+                Status::Rejected,
+                "t"
+            )
+            .unwrap(),
             1
         );
-        assert_eq!(decide(c, &Selection::All, "approved", "t").unwrap(), 0);
+        assert_eq!(
+            decide(c, &Selection::All, Status::Approved, "t").unwrap(),
+            0
+        );
         assert_eq!(missing_ids(c, &[ids[0], 999]).unwrap(), [999]);
     }
 }

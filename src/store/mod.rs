@@ -522,6 +522,15 @@ pub fn format_ts(ts: jiff::Timestamp) -> String {
     ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// Writes a value the schema's CHECK refuses, as a newer binary's migration would allow.
+#[cfg(test)]
+pub(crate) fn force_value(conn: &rusqlite::Connection, sql: &str) {
+    conn.execute_batch(&format!(
+        "PRAGMA ignore_check_constraints = ON; {sql}; PRAGMA ignore_check_constraints = OFF;"
+    ))
+    .unwrap();
+}
+
 #[cfg(test)]
 pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

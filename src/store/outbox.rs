@@ -7,6 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::error::Error;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     Pending,
@@ -27,14 +29,17 @@ impl State {
         }
     }
 
-    fn parse(s: &str) -> State {
-        match s {
+    /// The state of outbox row `id`; a state this binary does not know is an error,
+    /// never `pending`, which would send the create again.
+    fn parse(s: &str, id: i64) -> Result<State, Error> {
+        Ok(match s {
+            "pending" => State::Pending,
             "sending" => State::Sending,
             "unknown" => State::Unknown,
             "done" => State::Done,
             "rejected" => State::Rejected,
-            _ => State::Pending,
-        }
+            _ => return Err(Error::unknown_stored("outbox", id, "state", s)),
+        })
     }
 }
 
@@ -105,7 +110,7 @@ pub fn enqueue(
             params![id, text, h, state, now],
         )
     };
-    Ok(match State::parse(&state) {
+    Ok(match State::parse(&state, id)? {
         State::Done => Enqueued::Done,
         State::Sending | State::Unknown => Enqueued::InDoubt,
         State::Pending if attempts == 0 && old_hash != h => {
@@ -127,20 +132,34 @@ pub fn open_rows(conn: &Connection, kind: &str) -> anyhow::Result<Vec<Row>> {
         "SELECT id, natural_key, payload, state, attempts, last_error FROM outbox
          WHERE kind = ?1 AND state IN ('pending','sending','unknown') ORDER BY id",
     )?;
-    let rows = stmt
+    let raw: Vec<(i64, String, String, String, i64, Option<String>)> = stmt
         .query_map([kind], |r| {
-            let payload: String = r.get(2)?;
-            Ok(Row {
-                id: r.get(0)?,
-                key: r.get(1)?,
-                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-                state: State::parse(&r.get::<_, String>(3)?),
-                attempts: r.get(4)?,
-                last_error: r.get(5)?,
-            })
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
-    Ok(rows)
+    raw.into_iter()
+        .map(|(id, key, payload, state, attempts, last_error)| {
+            // A payload that does not parse is refused, never sent as `null`.
+            let payload = serde_json::from_str(&payload).map_err(|e| {
+                Error::unknown_stored("outbox", id, "payload", format!("{payload} ({e})"))
+            })?;
+            Ok(Row {
+                id,
+                key,
+                payload,
+                state: State::parse(&state, id)?,
+                attempts,
+                last_error,
+            })
+        })
+        .collect()
 }
 
 /// The write-ahead intent: committed before the create is sent.
@@ -231,6 +250,27 @@ mod tests {
     use super::*;
     use crate::store::temp_store;
     use serde_json::json;
+
+    #[test]
+    fn an_unknown_state_or_a_corrupt_payload_is_refused_not_guessed() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        enqueue(c, "stock_card", "R1", &json!({"kartAdi": "Raf"}), "t").unwrap();
+        crate::store::force_value(c, "UPDATE outbox SET payload = '{not json'");
+        let err = open_rows(c, "stock_card").unwrap_err().to_string();
+        assert!(
+            err.contains("outbox row 1 has payload") && err.contains("{not json"),
+            "{err}"
+        );
+        crate::store::force_value(c, "UPDATE outbox SET state = 'parked'");
+        let err = enqueue(c, "stock_card", "R1", &json!({"kartAdi": "Raf"}), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outbox row 1 has state \"parked\"") && err.contains("newer katana-sync"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_payload_is_frozen_once_sent_and_rejections_wait_for_new_data() {

@@ -2,10 +2,10 @@
 
 use anyhow::Context as _;
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Map, Value};
 
 use super::Store;
-use crate::report::{RecordError, Requests, Run, RunStatus, SyncType, Tally};
+use crate::error::Error;
+use crate::report::{Extra, RecordError, Requests, Run, RunStatus, SyncType, Tally};
 
 /// Shows a run left `running` by a dead process as the next run that takes the lock
 /// will record it ([`Store::close_interrupted_runs`]), for readers that cannot write.
@@ -39,10 +39,10 @@ impl Store {
 
     /// Closes a run row with its final state. `run.run_id` names the row.
     pub fn finish_run(&self, run: &Run) -> anyhow::Result<()> {
-        let extra = if run.extra.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&run.extra)?)
+        // Nothing stored when the pass set none of its parts, as before they were typed.
+        let extra = match serde_json::to_string(&run.extra)? {
+            text if text == "{}" => None,
+            text => Some(text),
         };
         self.write(|tx| {
             tx.execute(
@@ -161,17 +161,22 @@ impl Store {
         let mut runs = Vec::new();
         for row in rows {
             let (id, ty, status, started_at, finished_at, n, message, extra) = row?;
-            let Some(sync_type) = SyncType::parse(&ty) else {
-                continue;
-            };
-            let extra: Map<String, Value> = match extra {
-                Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-                None => Map::new(),
+            // A run of a type or status this binary does not know is an error, not
+            // left out: history would otherwise hide runs without a word.
+            let sync_type = SyncType::parse(&ty)
+                .ok_or_else(|| Error::unknown_stored("runs", id, "sync_type", &ty))?;
+            let status = RunStatus::parse(&status)
+                .ok_or_else(|| Error::unknown_stored("runs", id, "status", &status))?;
+            let extra: Extra = match extra {
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    Error::unknown_stored("runs", id, "extra_json", format!("{text} ({e})"))
+                })?,
+                None => Extra::default(),
             };
             runs.push(Run {
                 run_id: id,
                 sync_type,
-                status: RunStatus::parse(&status),
+                status,
                 started_at,
                 finished_at,
                 processed: n[0] as u64,
@@ -227,6 +232,36 @@ mod tests {
     use crate::store::temp_store;
 
     #[test]
+    fn a_run_of_an_unknown_type_or_status_is_an_error_not_left_out() {
+        let (_d, s) = temp_store();
+        let id = s.start_run(SyncType::OrdersPull, "t").unwrap();
+        crate::store::force_value(
+            s.conn(),
+            &format!("UPDATE runs SET sync_type = 'orders_pull_v2' WHERE id = {id}"),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("runs row {id} has sync_type \"orders_pull_v2\""))
+                && err.contains("newer katana-sync"),
+            "{err}"
+        );
+        crate::store::force_value(
+            s.conn(),
+            &format!(
+                "UPDATE runs SET sync_type = 'orders_pull', status = 'paused' WHERE id = {id}"
+            ),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(err.contains("has status \"paused\""), "{err}");
+        crate::store::force_value(
+            s.conn(),
+            &format!("UPDATE runs SET status = 'ok', extra_json = '{{oops' WHERE id = {id}"),
+        );
+        let err = s.runs(50, None).unwrap_err().to_string();
+        assert!(err.contains("has extra_json"), "{err}");
+    }
+
+    #[test]
     fn runs_round_trip_newest_first_and_filter_by_type() {
         let (_d, s) = temp_store();
         for (ty, status) in [
@@ -249,7 +284,7 @@ mod tests {
                 requests: Requests { katana: 2, luca: 5 },
                 errors: vec![],
                 message: None,
-                extra: Map::new(),
+                extra: Extra::default(),
             };
             if status == RunStatus::Partial {
                 run.failed = 1;

@@ -18,12 +18,12 @@ use std::cell::Cell;
 
 use futures::StreamExt as _;
 use rusqlite::Connection;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::luca::{self, LucaClient, Outcome};
 use crate::progress::Progress;
-use crate::report::Tally;
+use crate::report::{Action, Planned, Tally};
 use crate::store::outbox::{self, Enqueued, Row, State};
 use crate::store::{luca_findings, quarantine};
 
@@ -78,7 +78,7 @@ enum Settled {
     InDoubt(String),
     /// An unclear create: worth another lookup before the run ends.
     Unclear(String),
-    Planned(Value),
+    Planned(Planned),
 }
 
 /// Enqueues `items` and settles every open row of the kind (those of earlier runs
@@ -212,7 +212,7 @@ pub async fn run<K: Kind>(
     }
     for (key, why) in in_doubt.into_iter().chain(settled_in_doubt) {
         // The pass is not complete while an outcome is unknown (exit 1).
-        tally.count("unknown_outcomes");
+        tally.extra.unknown_outcomes += 1;
         tally.fail(kind.name(), key, why);
     }
     for p in planned {
@@ -272,14 +272,11 @@ pub async fn apply_findings(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> 
     match known.as_deref() {
         Some("1") => {
             luca.limit_sessions(1);
-            note(
-                tally,
-                format!(
-                    "Luca allows one session per user (learnt earlier): using 1 of the {} \
+            tally.say(format!(
+                "Luca allows one session per user (learnt earlier): using 1 of the {} \
                      configured in luca.sessions",
-                    luca.configured_sessions()
-                ),
-            );
+                luca.configured_sessions()
+            ));
         }
         Some(_) => {}
         None => {
@@ -312,30 +309,13 @@ fn remember_single_login(ctx: &Ctx, tally: &mut Tally, luca: &LucaClient) -> any
             &crate::store::now(),
         )
     })?;
-    note(
-        tally,
-        format!(
-            "Luca ended a session when another session of the same user logged in: it allows \
+    tally.say(format!(
+        "Luca ended a session when another session of the same user logged in: it allows \
              one session per user, so this run used 1 of the {} configured in luca.sessions \
              (remembered for the next runs; set luca.sessions = 1 to skip the check)",
-            luca.configured_sessions()
-        ),
-    );
+        luca.configured_sessions()
+    ));
     Ok(())
-}
-
-/// A line for the run's output, said once.
-fn note(tally: &mut Tally, text: String) {
-    match tally
-        .extra
-        .entry("notes")
-        .or_insert_with(|| Value::Array(Vec::new()))
-    {
-        Value::Array(items) if !items.iter().any(|i| i.as_str() == Some(&text)) => {
-            items.push(Value::String(text))
-        }
-        _ => {}
-    }
 }
 
 /// Errors after which no further row can succeed this run: stop claiming rows.
@@ -394,9 +374,14 @@ async fn settle_row<K: Kind>(
         };
         match found {
             Lookup::Found(id) if ctx.dry_run() => {
-                return Ok(Settled::Planned(
-                    json!({"kind": name, "key": row.key, "action": "adopt", "luca_id": id}),
-                ));
+                return Ok(Settled::Planned(Planned {
+                    action: Action::Adopt,
+                    entity: None,
+                    key: row.key.clone(),
+                    kind: Some(name.to_string()),
+                    luca_id: Some(id),
+                    payload: None,
+                }));
             }
             Lookup::Found(id) => {
                 finish(ctx, kind, &row, State::Done, id, "adopted", None)?;
@@ -415,9 +400,14 @@ async fn settle_row<K: Kind>(
         }
     }
     if ctx.dry_run() {
-        return Ok(Settled::Planned(
-            json!({"kind": name, "key": row.key, "action": "create", "payload": row.payload}),
-        ));
+        return Ok(Settled::Planned(Planned {
+            action: Action::Create,
+            entity: None,
+            key: row.key.clone(),
+            kind: Some(name.to_string()),
+            luca_id: None,
+            payload: Some(row.payload.clone()),
+        }));
     }
     ctx.store
         .write(|tx| outbox::mark_sending(tx, row.id, None, &crate::store::now()))?;
