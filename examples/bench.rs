@@ -323,8 +323,12 @@ async fn main() -> anyhow::Result<()> {
         let sb = Sandbox::start(sandbox_options(products, 0), "127.0.0.1:0").await?;
         let ctx = context(&sb, &template, 1).await?;
         let mut tally = Tally::default();
-        katana_sync::sync::products::pull(&ctx, &mut tally, katana_sync::cli::PullFrom::Both)
-            .await?;
+        katana_sync::sync::products::pull(
+            &ctx,
+            &mut tally,
+            katana_sync::sync::products::PullFrom::Both,
+        )
+        .await?;
         let mut stmt = ctx.store.conn().prepare(
             "SELECT v.sku FROM variants v WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL
              AND v.product_id IS NOT NULL AND v.sku NOT IN (SELECT sku FROM luca_stock_cards)

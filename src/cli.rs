@@ -78,13 +78,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PullFrom {
-    Katana,
-    Luca,
-    Both,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum AdjustmentsCmd {
     /// The approval queue, newest first
@@ -206,4 +199,27 @@ pub struct SandboxServeArgs {
     /// Keep the simulator's state in this file (loaded at start, saved on change)
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+}
+
+impl SandboxServeArgs {
+    /// The simulator these flags describe (`--faults` checked again, for arguments built
+    /// by hand).
+    pub fn options(&self) -> anyhow::Result<crate::sandbox::SandboxOptions> {
+        Ok(crate::sandbox::SandboxOptions {
+            seed: self.seed,
+            orders: self.orders,
+            products: self.products,
+            customers: self.customers,
+            latency_ms: self.latency_ms,
+            faults: self.faults.parse()?,
+            bad_records: !self.no_bad_records,
+            rate_limit: self.rate_limit,
+            katana_key: self.katana_key.clone(),
+            luca_org_code: self.luca_org_code.clone(),
+            luca_user: self.luca_user.clone(),
+            luca_password: self.luca_password.clone(),
+            luca_branch_id: 1,
+            state_file: self.state_file.clone(),
+        })
+    }
 }

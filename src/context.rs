@@ -3,7 +3,9 @@
 //! a Katana-only pass never needs (or touches) Luca.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+use crate::net::RequestCounters;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -213,21 +215,6 @@ impl Stop {
             "katana-sync: {sig}: stopping at a safe point (no new create starts; those in \
              flight finish); the summary follows. Signal again to exit at once"
         );
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct RequestCounters {
-    pub katana: AtomicU64,
-    pub luca: AtomicU64,
-}
-
-impl RequestCounters {
-    pub fn snapshot(&self) -> crate::report::Requests {
-        crate::report::Requests {
-            katana: self.katana.load(Ordering::Relaxed),
-            luca: self.luca.load(Ordering::Relaxed),
-        }
     }
 }
 

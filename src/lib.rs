@@ -20,3 +20,4 @@ pub mod report;
 pub mod sandbox;
 pub mod store;
 pub mod sync;
+pub mod time;

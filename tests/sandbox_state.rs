@@ -196,7 +196,8 @@ async fn serve_prints_the_two_urls_first() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let mut out = Lines(tx);
-        katana_sync::sandbox::serve_with(&args, &mut out, async {
+        let opts = args.options().expect("options");
+        katana_sync::sandbox::serve_with(opts, &args.addr, &mut out, async {
             let _ = stopped.await;
         })
         .await

@@ -33,7 +33,7 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
         Command::History(args) => history::run(g, progress, &args),
         Command::Completions { shell } => completions::run(shell),
         Command::Sandbox(crate::cli::SandboxCmd::Serve(args)) => {
-            crate::sandbox::serve(&args).await?;
+            crate::sandbox::serve(args.options()?, &args.addr).await?;
             Ok(Exit::Ok)
         }
         Command::Doctor(args) => doctor::run(g, progress, &args).await,

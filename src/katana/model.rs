@@ -91,7 +91,7 @@ pub fn de_ts_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         Value::String(s) if s.is_empty() || s == "null" => Ok(None),
         Value::String(s) => s
             .parse::<jiff::Timestamp>()
-            .map(|t| Some(crate::store::format_ts(t)))
+            .map(|t| Some(crate::time::format_ts(t)))
             .map_err(|_| serde::de::Error::custom(format!("malformed timestamp \"{s}\""))),
         other => Err(serde::de::Error::custom(format!(
             "expected a timestamp, found {other}"

@@ -94,29 +94,6 @@ impl Default for SandboxOptions {
     }
 }
 
-impl From<&crate::cli::SandboxServeArgs> for SandboxOptions {
-    /// The `--faults` value was checked by clap (`parse_fault_spec`); a spec that does not
-    /// parse here (a hand-built `SandboxServeArgs`) leaves the faults off.
-    fn from(args: &crate::cli::SandboxServeArgs) -> Self {
-        Self {
-            seed: args.seed,
-            orders: args.orders,
-            products: args.products,
-            customers: args.customers,
-            latency_ms: args.latency_ms,
-            faults: args.faults.parse().unwrap_or_default(),
-            bad_records: !args.no_bad_records,
-            rate_limit: args.rate_limit,
-            katana_key: args.katana_key.clone(),
-            luca_org_code: args.luca_org_code.clone(),
-            luca_user: args.luca_user.clone(),
-            luca_password: args.luca_password.clone(),
-            luca_branch_id: 1,
-            state_file: args.state_file.clone(),
-        }
-    }
-}
-
 /// clap value parser for `--faults`: checks the spec, keeps the text.
 pub fn parse_fault_spec(spec: &str) -> Result<String, FaultsError> {
     spec.parse::<Faults>().map(|_| spec.to_string())

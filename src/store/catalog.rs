@@ -7,13 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::katana::model::{Location, Partner, Product, TaxRate, Variant};
 
-/// What an upsert did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Created,
-    Updated,
-    Unchanged,
-}
+/// What an upsert did: the run's vocabulary, which counts it.
+pub use crate::report::Change;
 
 /// Inserts or updates one row of `table`, keyed by `key`, unless the stored copy is at
 /// least as new (by `updated_at`). Column names are the caller's constants.

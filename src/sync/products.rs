@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::identity::{DUPLICATE_SKU, stock_code};
 use super::window::Filters;
-use crate::cli::PullFrom;
 use crate::context::Ctx;
 use crate::katana::model::{Product, TaxRate, Variant, decode};
 use crate::report::Tally;
@@ -17,6 +16,14 @@ use crate::store::catalog::{
 use crate::store::quarantine;
 
 pub use super::stock_cards::push;
+
+/// Which side `products pull` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullFrom {
+    Katana,
+    Luca,
+    Both,
+}
 
 pub async fn pull(ctx: &Ctx, tally: &mut Tally, from: PullFrom) -> anyhow::Result<()> {
     if matches!(from, PullFrom::Katana | PullFrom::Both) {
