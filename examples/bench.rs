@@ -16,24 +16,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use katana_sync::cli::GlobalOpts;
 use katana_sync::config::{self, Overrides};
-use katana_sync::context::{Ctx, Needs};
+use katana_sync::context::{Ctx, Needs, Options};
 use katana_sync::progress::Mode;
 use katana_sync::report::Tally;
 use katana_sync::sandbox::{Sandbox, SandboxOptions};
 use serde_json::json;
 
-fn opts() -> GlobalOpts {
-    GlobalOpts {
-        config: None,
-        db: None,
-        dry_run: false,
-        json: false,
+fn opts() -> Options {
+    Options {
         quiet: 1,
-        verbose: 0,
-        no_progress: true,
-        sandbox: false,
+        ..Options::default()
     }
 }
 

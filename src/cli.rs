@@ -185,16 +185,16 @@ pub struct SandboxServeArgs {
     #[arg(long, default_value_t = 60)]
     pub rate_limit: u32,
     /// Katana API key the simulator accepts
-    #[arg(long, default_value = "sandbox-key")]
+    #[arg(long, default_value = crate::sandbox::KATANA_KEY)]
     pub katana_key: String,
     /// Luca orgCode the simulator accepts
-    #[arg(long, default_value = "1000")]
+    #[arg(long, default_value = crate::sandbox::LUCA_ORG_CODE)]
     pub luca_org_code: String,
     /// Luca userName the simulator accepts
-    #[arg(long, default_value = "Admin")]
+    #[arg(long, default_value = crate::sandbox::LUCA_USER)]
     pub luca_user: String,
     /// Luca userPassword the simulator accepts
-    #[arg(long, default_value = "sandbox")]
+    #[arg(long, default_value = crate::sandbox::LUCA_PASSWORD)]
     pub luca_password: String,
     /// Keep the simulator's state in this file (loaded at start, saved on change)
     #[arg(long, value_name = "PATH")]
@@ -218,8 +218,21 @@ impl SandboxServeArgs {
             luca_org_code: self.luca_org_code.clone(),
             luca_user: self.luca_user.clone(),
             luca_password: self.luca_password.clone(),
-            luca_branch_id: 1,
+            luca_branch_id: crate::sandbox::LUCA_BRANCH_ID,
             state_file: self.state_file.clone(),
         })
+    }
+}
+
+impl From<&GlobalOpts> for crate::context::Options {
+    fn from(g: &GlobalOpts) -> Self {
+        Self {
+            config: g.config.clone(),
+            db: g.db.clone(),
+            dry_run: g.dry_run,
+            json: g.json,
+            quiet: g.quiet,
+            sandbox: g.sandbox,
+        }
     }
 }

@@ -685,15 +685,16 @@ fn warn_if_secret_is_readable(path: &Path, raw: &RawFile) {
 impl Config {
     /// The built-in sandbox: its URLs and credentials, no file needed.
     pub fn for_sandbox(mut self, katana_url: String, luca_url: String) -> Config {
+        use crate::sandbox;
         self.katana.base_url = katana_url;
-        self.katana.api_key = SecretString::from("sandbox-key".to_string());
+        self.katana.api_key = SecretString::from(sandbox::KATANA_KEY.to_string());
         self.katana.api_key_source = SecretSource::Sandbox;
         self.luca.base_url = luca_url;
-        self.luca.org_code = "1000".into();
-        self.luca.username = "Admin".into();
-        self.luca.password = SecretString::from("sandbox".to_string());
+        self.luca.org_code = sandbox::LUCA_ORG_CODE.into();
+        self.luca.username = sandbox::LUCA_USER.into();
+        self.luca.password = SecretString::from(sandbox::LUCA_PASSWORD.to_string());
         self.luca.password_source = SecretSource::Sandbox;
-        self.luca.branch_id = 1;
+        self.luca.branch_id = sandbox::LUCA_BRANCH_ID;
         // The simulator's Luca units and warehouses (docs/sandbox.md).
         self.mapping.default_unit_id = 5;
         self.mapping.units = [("pcs", 5), ("m", 8), ("kg", 3)]

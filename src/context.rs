@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::GlobalOpts;
 use crate::config::{self, Config, Overrides};
 use crate::error::{Error, Signal};
 use crate::katana::{KatanaClient, Limiter};
@@ -31,6 +30,20 @@ fn access(needs: Needs) -> Access {
     }
 }
 
+/// What the global flags ask of a command, free of the command line's types, so the
+/// library (and `examples/bench.rs`) can open a context without building a `Cli`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The config file; `None`: ./sync.toml.
+    pub config: Option<PathBuf>,
+    /// The store, over `[store] path`.
+    pub db: Option<PathBuf>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: u8,
+    pub sandbox: bool,
+}
+
 /// What a command needs before it can run.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
@@ -42,7 +55,7 @@ pub struct Needs {
 
 impl Needs {
     /// A command that writes: the lock, and a config file unless under `--sandbox`.
-    pub fn writer(opts: &GlobalOpts) -> Needs {
+    pub fn writer(opts: &Options) -> Needs {
         Needs {
             config_file: !opts.sandbox,
             lock: true,
@@ -59,7 +72,7 @@ impl Needs {
 pub struct Ctx {
     /// The in-process simulator under `--sandbox` (stops when the context drops).
     pub sandbox: Option<crate::sandbox::Sandbox>,
-    pub opts: GlobalOpts,
+    pub opts: Options,
     pub config: Config,
     pub store: Store,
     pub progress: Mode,
@@ -219,7 +232,7 @@ impl Stop {
 }
 
 impl Ctx {
-    pub async fn open(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+    pub async fn open(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
         if opts.sandbox {
             return Self::open_sandbox(opts, progress, needs).await;
         }
@@ -233,7 +246,7 @@ impl Ctx {
 
     /// The store alone, for commands that only read it (`history`, `adjustments list`):
     /// no config file needed, no lock, no simulator started.
-    pub fn read_store(opts: &GlobalOpts) -> anyhow::Result<Store> {
+    pub fn read_store(opts: &Options) -> anyhow::Result<Store> {
         let path = if opts.sandbox {
             opts.db
                 .clone()
@@ -254,7 +267,7 @@ impl Ctx {
     /// and no credentials, and a store of its own (`katana-sync-sandbox.db` unless
     /// `--db`). The simulator's data are kept beside that store, so a second run sees
     /// the same remote and shows the incremental behaviour.
-    async fn open_sandbox(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+    async fn open_sandbox(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
         let store = opts
             .db
             .clone()
@@ -294,7 +307,7 @@ impl Ctx {
     }
 
     pub fn with_config(
-        opts: &GlobalOpts,
+        opts: &Options,
         progress: Mode,
         needs: Needs,
         config: Config,
@@ -313,7 +326,7 @@ impl Ctx {
     }
 
     fn build(
-        opts: &GlobalOpts,
+        opts: &Options,
         progress: Mode,
         access: Access,
         lock: Option<StoreLock>,

@@ -47,6 +47,14 @@ pub use stats::Stats;
 use conn::{ConnHandle, CuttableListener};
 use faults::Dice;
 
+/// The credentials and ids the simulator accepts unless told otherwise (SPEC section 6):
+/// `sandbox serve`'s defaults, and what `--sandbox` logs in with.
+pub const KATANA_KEY: &str = "sandbox-key";
+pub const LUCA_ORG_CODE: &str = "1000";
+pub const LUCA_USER: &str = "Admin";
+pub const LUCA_PASSWORD: &str = "sandbox";
+pub const LUCA_BRANCH_ID: i64 = 1;
+
 /// Everything that shapes a sandbox. `Default` is the demo: seed 42, 200 orders, 60
 /// products, 300 customers, bad records on, 60 Katana requests a minute, and the
 /// credentials of SPEC section 6.
@@ -84,11 +92,11 @@ impl Default for SandboxOptions {
             faults: Faults::default(),
             bad_records: true,
             rate_limit: 60,
-            katana_key: "sandbox-key".into(),
-            luca_org_code: "1000".into(),
-            luca_user: "Admin".into(),
-            luca_password: "sandbox".into(),
-            luca_branch_id: 1,
+            katana_key: KATANA_KEY.into(),
+            luca_org_code: LUCA_ORG_CODE.into(),
+            luca_user: LUCA_USER.into(),
+            luca_password: LUCA_PASSWORD.into(),
+            luca_branch_id: LUCA_BRANCH_ID,
             state_file: None,
         }
     }
