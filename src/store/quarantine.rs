@@ -1,7 +1,7 @@
 //! Records held back for bad input, with the reason, until fixed at the source.
 
 use crate::report::HeldRecord;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Holds a record back (or counts another sighting of it).
 pub fn hold(
@@ -51,6 +51,27 @@ pub fn still_held(conn: &Connection, entities: &[&str]) -> anyhow::Result<Vec<He
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// Whether `key` of `entity` is held now.
+pub fn is_held(conn: &Connection, entity: &str, key: &str) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM quarantine WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
+        )?
+        .query_row([entity, key], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The keys of `entity` held now.
+pub fn held_keys(conn: &Connection, entity: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT key FROM quarantine WHERE entity = ?1 AND resolved_at IS NULL")?;
+    let keys = stmt
+        .query_map([entity], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! card is byte for byte the code sent on invoice and slip lines, the cari code of a
 //! customer is the same in every document.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::config::MappingConfig;
 
@@ -41,13 +41,7 @@ pub fn warehouse_code(mapping: &MappingConfig, location: Option<i64>) -> Option<
 pub const DUPLICATE_SKU: &str = "sku";
 
 pub fn sku_is_quarantined(conn: &Connection, sku: &str) -> anyhow::Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM quarantine WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
-        )?
-        .query_row([DUPLICATE_SKU, sku], |_| Ok(()))
-        .optional()?
-        .is_some())
+    crate::store::quarantine::is_held(conn, DUPLICATE_SKU, sku)
 }
 
 #[cfg(test)]

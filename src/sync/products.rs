@@ -114,13 +114,7 @@ fn hold_variant(
 /// held until Katana is corrected; a SKU no longer shared is released.
 fn judge_duplicate_skus(tx: &Connection, tally: &mut Tally) -> anyhow::Result<()> {
     let dups = duplicate_skus(tx)?;
-    let held: Vec<String> = {
-        let mut stmt =
-            tx.prepare("SELECT key FROM quarantine WHERE entity = ?1 AND resolved_at IS NULL")?;
-        stmt.query_map([DUPLICATE_SKU], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
-    for key in held {
+    for key in quarantine::held_keys(tx, DUPLICATE_SKU)? {
         if !dups.iter().any(|(sku, _)| *sku == key) {
             quarantine::release(tx, DUPLICATE_SKU, &key)?;
         }
