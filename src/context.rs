@@ -446,10 +446,6 @@ impl Ctx {
         }
     }
 
-    pub fn store_path(&self) -> PathBuf {
-        self.config.store.path.clone()
-    }
-
     pub fn dry_run(&self) -> bool {
         self.opts.dry_run
     }

@@ -371,16 +371,6 @@ pub struct TaxRate {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct InventoryRow {
-    #[serde(deserialize_with = "de_id_opt")]
-    pub variant_id: Option<i64>,
-    #[serde(deserialize_with = "de_id_opt")]
-    pub location_id: Option<i64>,
-    #[serde(default, deserialize_with = "de_decimal_opt")]
-    pub quantity_in_stock: Option<Decimal>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

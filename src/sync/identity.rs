@@ -23,11 +23,6 @@ pub fn card_name(product: &str, options: &[String]) -> String {
     }
 }
 
-/// A customer's or supplier's cari code: prefix + Katana id padded to 8 digits.
-pub fn account_code(prefix: &str, katana_id: i64) -> String {
-    format!("{prefix}{katana_id:08}")
-}
-
 /// The Luca warehouse (depoKodu) of a Katana location: its entry in
 /// `[mapping.warehouses]`, else `default_warehouse`; `None` = unmapped.
 pub fn warehouse_code(mapping: &MappingConfig, location: Option<i64>) -> Option<String> {
@@ -58,6 +53,5 @@ mod tests {
             "Çelik Raf / Mavi, 120 cm"
         );
         assert_eq!(card_name("Döküm Kapak ", &[]), "Döküm Kapak");
-        assert_eq!(account_code("K", 42), "K00000042");
     }
 }
