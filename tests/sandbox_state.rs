@@ -1,15 +1,15 @@
 //! Determinism, the state file, the control endpoints and `sandbox serve`.
 
-mod sandbox_common;
+mod common;
 
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
+use common::sandbox::*;
 use katana_sync::cli::{Cli, Command, SandboxCmd};
 use katana_sync::sandbox::{SandboxOptions, Stats};
-use sandbox_common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
