@@ -16,24 +16,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use katana_sync::cli::GlobalOpts;
 use katana_sync::config::{self, Overrides};
-use katana_sync::context::{Ctx, Needs};
+use katana_sync::context::{Ctx, Needs, Options};
 use katana_sync::progress::Mode;
 use katana_sync::report::Tally;
 use katana_sync::sandbox::{Sandbox, SandboxOptions};
 use serde_json::json;
 
-fn opts() -> GlobalOpts {
-    GlobalOpts {
-        config: None,
-        db: None,
-        dry_run: false,
-        json: false,
+fn opts() -> Options {
+    Options {
         quiet: 1,
-        verbose: 0,
-        no_progress: true,
-        sandbox: false,
+        ..Options::default()
     }
 }
 
@@ -323,8 +316,12 @@ async fn main() -> anyhow::Result<()> {
         let sb = Sandbox::start(sandbox_options(products, 0), "127.0.0.1:0").await?;
         let ctx = context(&sb, &template, 1).await?;
         let mut tally = Tally::default();
-        katana_sync::sync::products::pull(&ctx, &mut tally, katana_sync::cli::PullFrom::Both)
-            .await?;
+        katana_sync::sync::products::pull(
+            &ctx,
+            &mut tally,
+            katana_sync::sync::products::PullFrom::Both,
+        )
+        .await?;
         let mut stmt = ctx.store.conn().prepare(
             "SELECT v.sku FROM variants v WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL
              AND v.product_id IS NOT NULL AND v.sku NOT IN (SELECT sku FROM luca_stock_cards)

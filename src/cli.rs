@@ -78,13 +78,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PullFrom {
-    Katana,
-    Luca,
-    Both,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum AdjustmentsCmd {
     /// The approval queue, newest first
@@ -192,18 +185,54 @@ pub struct SandboxServeArgs {
     #[arg(long, default_value_t = 60)]
     pub rate_limit: u32,
     /// Katana API key the simulator accepts
-    #[arg(long, default_value = "sandbox-key")]
+    #[arg(long, default_value = crate::sandbox::KATANA_KEY)]
     pub katana_key: String,
     /// Luca orgCode the simulator accepts
-    #[arg(long, default_value = "1000")]
+    #[arg(long, default_value = crate::sandbox::LUCA_ORG_CODE)]
     pub luca_org_code: String,
     /// Luca userName the simulator accepts
-    #[arg(long, default_value = "Admin")]
+    #[arg(long, default_value = crate::sandbox::LUCA_USER)]
     pub luca_user: String,
     /// Luca userPassword the simulator accepts
-    #[arg(long, default_value = "sandbox")]
+    #[arg(long, default_value = crate::sandbox::LUCA_PASSWORD)]
     pub luca_password: String,
     /// Keep the simulator's state in this file (loaded at start, saved on change)
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+}
+
+impl SandboxServeArgs {
+    /// The simulator these flags describe (`--faults` checked again, for arguments built
+    /// by hand).
+    pub fn options(&self) -> anyhow::Result<crate::sandbox::SandboxOptions> {
+        Ok(crate::sandbox::SandboxOptions {
+            seed: self.seed,
+            orders: self.orders,
+            products: self.products,
+            customers: self.customers,
+            latency_ms: self.latency_ms,
+            faults: self.faults.parse()?,
+            bad_records: !self.no_bad_records,
+            rate_limit: self.rate_limit,
+            katana_key: self.katana_key.clone(),
+            luca_org_code: self.luca_org_code.clone(),
+            luca_user: self.luca_user.clone(),
+            luca_password: self.luca_password.clone(),
+            luca_branch_id: crate::sandbox::LUCA_BRANCH_ID,
+            state_file: self.state_file.clone(),
+        })
+    }
+}
+
+impl From<&GlobalOpts> for crate::context::Options {
+    fn from(g: &GlobalOpts) -> Self {
+        Self {
+            config: g.config.clone(),
+            db: g.db.clone(),
+            dry_run: g.dry_run,
+            json: g.json,
+            quiet: g.quiet,
+            sandbox: g.sandbox,
+        }
+    }
 }

@@ -631,34 +631,23 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Parses "90s", "5m", "6h", "1d" (a bare number is seconds).
+/// Parses "90s", "5m", "6h", "1d" with `humantime` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, ""), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a duration such as \"5m\" or \"6h\""))?;
-    let unit_secs: u64 = match unit.trim() {
-        "" | "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => {
-            return Err(format!(
-                "\"{text}\" is not a duration such as \"5m\" or \"6h\""
-            ));
-        }
+    // A bare number has always meant seconds; anything else is humantime's ("5m", "6h",
+    // "1d", "1h 30m").
+    let d = match t.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|_| format!("\"{text}\" is not a duration such as \"5m\" or \"6h\""))?,
     };
-    let secs = n
-        .checked_mul(unit_secs)
-        .filter(|s| *s <= 366 * 86400)
-        .ok_or_else(|| format!("\"{text}\" is longer than a year"))?;
-    if secs == 0 {
+    if d > Duration::from_secs(366 * 86400) {
+        return Err(format!("\"{text}\" is longer than a year"));
+    }
+    if d.is_zero() {
         return Err(format!("\"{text}\" must be longer than zero"));
     }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }
 
 /// SPEC: a config file that holds a secret and is readable by others gets a warning.
@@ -685,15 +674,16 @@ fn warn_if_secret_is_readable(path: &Path, raw: &RawFile) {
 impl Config {
     /// The built-in sandbox: its URLs and credentials, no file needed.
     pub fn for_sandbox(mut self, katana_url: String, luca_url: String) -> Config {
+        use crate::sandbox;
         self.katana.base_url = katana_url;
-        self.katana.api_key = SecretString::from("sandbox-key".to_string());
+        self.katana.api_key = SecretString::from(sandbox::KATANA_KEY.to_string());
         self.katana.api_key_source = SecretSource::Sandbox;
         self.luca.base_url = luca_url;
-        self.luca.org_code = "1000".into();
-        self.luca.username = "Admin".into();
-        self.luca.password = SecretString::from("sandbox".to_string());
+        self.luca.org_code = sandbox::LUCA_ORG_CODE.into();
+        self.luca.username = sandbox::LUCA_USER.into();
+        self.luca.password = SecretString::from(sandbox::LUCA_PASSWORD.to_string());
         self.luca.password_source = SecretSource::Sandbox;
-        self.luca.branch_id = 1;
+        self.luca.branch_id = sandbox::LUCA_BRANCH_ID;
         // The simulator's Luca units and warehouses (docs/sandbox.md).
         self.mapping.default_unit_id = 5;
         self.mapping.units = [("pcs", 5), ("m", 8), ("kg", 3)]
@@ -902,6 +892,9 @@ mod tests {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(21600));
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse_duration("5min").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration(" 1d ").unwrap(), Duration::from_secs(86400));
+        assert!(parse_duration("400d").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
     }

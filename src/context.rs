@@ -3,13 +3,14 @@
 //! a Katana-only pass never needs (or touches) Luca.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+use crate::net::RequestCounters;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::GlobalOpts;
 use crate::config::{self, Config, Overrides};
 use crate::error::{Error, Signal};
 use crate::katana::{KatanaClient, Limiter};
@@ -29,6 +30,20 @@ fn access(needs: Needs) -> Access {
     }
 }
 
+/// What the global flags ask of a command, free of the command line's types, so the
+/// library (and `examples/bench.rs`) can open a context without building a `Cli`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The config file; `None`: ./sync.toml.
+    pub config: Option<PathBuf>,
+    /// The store, over `[store] path`.
+    pub db: Option<PathBuf>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: u8,
+    pub sandbox: bool,
+}
+
 /// What a command needs before it can run.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
@@ -40,7 +55,7 @@ pub struct Needs {
 
 impl Needs {
     /// A command that writes: the lock, and a config file unless under `--sandbox`.
-    pub fn writer(opts: &GlobalOpts) -> Needs {
+    pub fn writer(opts: &Options) -> Needs {
         Needs {
             config_file: !opts.sandbox,
             lock: true,
@@ -57,7 +72,7 @@ impl Needs {
 pub struct Ctx {
     /// The in-process simulator under `--sandbox` (stops when the context drops).
     pub sandbox: Option<crate::sandbox::Sandbox>,
-    pub opts: GlobalOpts,
+    pub opts: Options,
     pub config: Config,
     pub store: Store,
     pub progress: Mode,
@@ -216,23 +231,8 @@ impl Stop {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct RequestCounters {
-    pub katana: AtomicU64,
-    pub luca: AtomicU64,
-}
-
-impl RequestCounters {
-    pub fn snapshot(&self) -> crate::report::Requests {
-        crate::report::Requests {
-            katana: self.katana.load(Ordering::Relaxed),
-            luca: self.luca.load(Ordering::Relaxed),
-        }
-    }
-}
-
 impl Ctx {
-    pub async fn open(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+    pub async fn open(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
         if opts.sandbox {
             return Self::open_sandbox(opts, progress, needs).await;
         }
@@ -246,7 +246,7 @@ impl Ctx {
 
     /// The store alone, for commands that only read it (`history`, `adjustments list`):
     /// no config file needed, no lock, no simulator started.
-    pub fn read_store(opts: &GlobalOpts) -> anyhow::Result<Store> {
+    pub fn read_store(opts: &Options) -> anyhow::Result<Store> {
         let path = if opts.sandbox {
             opts.db
                 .clone()
@@ -267,7 +267,7 @@ impl Ctx {
     /// and no credentials, and a store of its own (`katana-sync-sandbox.db` unless
     /// `--db`). The simulator's data are kept beside that store, so a second run sees
     /// the same remote and shows the incremental behaviour.
-    async fn open_sandbox(opts: &GlobalOpts, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+    async fn open_sandbox(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
         let store = opts
             .db
             .clone()
@@ -307,7 +307,7 @@ impl Ctx {
     }
 
     pub fn with_config(
-        opts: &GlobalOpts,
+        opts: &Options,
         progress: Mode,
         needs: Needs,
         config: Config,
@@ -326,7 +326,7 @@ impl Ctx {
     }
 
     fn build(
-        opts: &GlobalOpts,
+        opts: &Options,
         progress: Mode,
         access: Access,
         lock: Option<StoreLock>,
@@ -444,10 +444,6 @@ impl Ctx {
         if let Some(k) = self.katana.get() {
             k.flush_rate_log();
         }
-    }
-
-    pub fn store_path(&self) -> PathBuf {
-        self.config.store.path.clone()
     }
 
     pub fn dry_run(&self) -> bool {

@@ -6,17 +6,18 @@
 //! the store and calls a remote client through the one exactly-once pipeline
 //! (`sync::push`).
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
-pub mod katana;
-pub mod luca;
-pub mod net;
+pub(crate) mod katana;
+pub(crate) mod luca;
+pub(crate) mod net;
 pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod store;
 pub mod sync;
+pub(crate) mod time;

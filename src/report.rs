@@ -41,6 +41,14 @@ impl RunStatus {
     }
 }
 
+/// What storing one record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
 /// A record a pass could not sync, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordError {
@@ -224,14 +232,7 @@ impl Tally {
     }
 
     /// Counts what storing one record did; in a dry run, also lists a change as planned.
-    pub fn stored(
-        &mut self,
-        dry_run: bool,
-        entity: &str,
-        key: &str,
-        change: crate::store::catalog::Change,
-    ) {
-        use crate::store::catalog::Change;
+    pub fn stored(&mut self, dry_run: bool, entity: &str, key: &str, change: Change) {
         let action = match change {
             Change::Created => {
                 self.created += 1;
@@ -280,13 +281,13 @@ impl Tally {
     /// Reports the records of the pass that are still held from earlier runs and that
     /// this run did not meet (so they would otherwise drop out of every report): their
     /// number as `"held"`, the first [`HELD_SHOWN`] as `"held_records"`.
-    pub fn hold_over(&mut self, held: &[crate::store::quarantine::Held]) {
+    pub fn hold_over(&mut self, held: &[HeldRecord]) {
         let met: std::collections::HashSet<(&str, &str)> = self
             .errors
             .iter()
             .map(|e| (e.entity.as_str(), e.key.as_str()))
             .collect();
-        let earlier: Vec<&crate::store::quarantine::Held> = held
+        let earlier: Vec<&HeldRecord> = held
             .iter()
             .filter(|h| !met.contains(&(h.entity.as_str(), h.key.as_str())))
             .collect();
@@ -294,12 +295,7 @@ impl Tally {
         self.extra.held_records = earlier
             .iter()
             .take(HELD_SHOWN)
-            .map(|h| HeldRecord {
-                entity: h.entity.clone(),
-                key: h.key.clone(),
-                reason: h.reason.clone(),
-                since: h.first_seen.clone(),
-            })
+            .map(|h| (*h).clone())
             .collect();
     }
 

@@ -1,11 +1,11 @@
 //! The Katana side of the sandbox, over real HTTP.
 
-mod sandbox_common;
+mod common;
 
+use common::sandbox::*;
 use katana_sync::sandbox::model::{Quantity, SalesOrder, wire};
 use katana_sync::sandbox::{Faults, KatanaData, NewOrderRow, NewSalesOrder, SandboxOptions};
 use rust_decimal::Decimal;
-use sandbox_common::*;
 use serde_json::Value;
 
 fn ids(body: &Value) -> Vec<i64> {

@@ -1,13 +1,13 @@
 //! The Luca side of the sandbox, over real HTTP.
 
-mod sandbox_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::sandbox::*;
 use katana_sync::sandbox::Faults;
 use katana_sync::sandbox::ledger::Origin;
 use reqwest::header::CONTENT_TYPE;
-use sandbox_common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -1,15 +1,15 @@
 //! Determinism, the state file, the control endpoints and `sandbox serve`.
 
-mod sandbox_common;
+mod common;
 
 use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
+use common::sandbox::*;
 use katana_sync::cli::{Cli, Command, SandboxCmd};
 use katana_sync::sandbox::{SandboxOptions, Stats};
-use sandbox_common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -196,7 +196,8 @@ async fn serve_prints_the_two_urls_first() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let mut out = Lines(tx);
-        katana_sync::sandbox::serve_with(&args, &mut out, async {
+        let opts = args.options().expect("options");
+        katana_sync::sandbox::serve_with(opts, &args.addr, &mut out, async {
             let _ = stopped.await;
         })
         .await

@@ -1,12 +1,13 @@
 //! `adjustments list|approve|reject`: the approval queue.
 
-use crate::cli::{AdjustmentsCmd, GlobalOpts, Selection, StatusFilter};
+use crate::cli::{AdjustmentsCmd, Selection, StatusFilter};
+use crate::context::Options;
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
 use crate::store::adjustments::{self, Adjustment, Status};
 
-pub async fn run(opts: &GlobalOpts, progress: Mode, cmd: AdjustmentsCmd) -> anyhow::Result<Exit> {
+pub async fn run(opts: &Options, progress: Mode, cmd: AdjustmentsCmd) -> anyhow::Result<Exit> {
     match cmd {
         AdjustmentsCmd::List { status } => {
             // Read-only: no config file needed, no lock.
@@ -41,7 +42,7 @@ fn status_name(s: StatusFilter) -> Option<Status> {
 }
 
 async fn decide(
-    opts: &GlobalOpts,
+    opts: &Options,
     progress: Mode,
     sel: &Selection,
     status: Status,

@@ -3,14 +3,15 @@
 
 use std::io::IsTerminal as _;
 
-use crate::cli::{DeleteSkuArgs, GlobalOpts};
+use crate::cli::DeleteSkuArgs;
+use crate::context::Options;
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
 use crate::report::SyncType;
 use crate::sync::delete_sku::{self, Deletion};
 
-pub async fn run(opts: &GlobalOpts, progress: Mode, args: &DeleteSkuArgs) -> anyhow::Result<Exit> {
+pub async fn run(opts: &Options, progress: Mode, args: &DeleteSkuArgs) -> anyhow::Result<Exit> {
     // Both refusals come before the store or Luca is touched.
     if args.sku.trim().is_empty() {
         return Err(

@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use std::io::IsTerminal as _;
 
-use crate::cli::{DoctorArgs, GlobalOpts};
+use crate::cli::DoctorArgs;
 use crate::config::{self, Config, Overrides, SecretSource};
+use crate::context::Options;
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit, exit_for};
 use crate::progress::Mode;
@@ -52,7 +53,7 @@ impl Check {
     }
 }
 
-pub async fn run(opts: &GlobalOpts, progress: Mode, args: &DoctorArgs) -> anyhow::Result<Exit> {
+pub async fn run(opts: &Options, progress: Mode, args: &DoctorArgs) -> anyhow::Result<Exit> {
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if args.probe && !args.yes && !terminal {
         eprintln!(

@@ -1,13 +1,14 @@
 //! `history [--limit N] [--type T] [--json]`: the last runs, newest first.
 
-use crate::cli::{GlobalOpts, HistoryArgs};
+use crate::cli::HistoryArgs;
 use crate::context::Ctx;
+use crate::context::Options;
 use crate::error::Exit;
 use crate::progress::Mode;
 use crate::report::{RunStatus, render_history};
 use crate::store::runs::as_interrupted;
 
-pub fn run(opts: &GlobalOpts, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
+pub fn run(opts: &Options, _progress: Mode, args: &HistoryArgs) -> anyhow::Result<Exit> {
     let sync_type = args.sync_type;
     // No config needed: the store comes from --db, KATANA_SYNC_DB, the config if
     // present, or the default path (SPEC section 3). No lock: history only reads.

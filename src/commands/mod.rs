@@ -19,7 +19,7 @@ use crate::progress::Mode;
 use crate::report::{RecordError, Run, RunStatus, SyncType, Tally, render_run};
 
 pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
-    let g = &cli.global;
+    let g = &crate::context::Options::from(&cli.global);
     // `sandbox serve` stops on a signal by itself; everything else stops at a safe
     // point (a pass) or at once (anything else).
     if !matches!(cli.command, Command::Sandbox(_))
@@ -33,7 +33,7 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
         Command::History(args) => history::run(g, progress, &args),
         Command::Completions { shell } => completions::run(shell),
         Command::Sandbox(crate::cli::SandboxCmd::Serve(args)) => {
-            crate::sandbox::serve(&args).await?;
+            crate::sandbox::serve(args.options()?, &args.addr).await?;
             Ok(Exit::Ok)
         }
         Command::Doctor(args) => doctor::run(g, progress, &args).await,

@@ -252,7 +252,7 @@ impl clap::FromArgMatches for PassCmd {
 
 /// Opens the context a pass needs (config, locked store), runs the pass, prints it.
 pub async fn run(
-    opts: &crate::cli::GlobalOpts,
+    opts: &crate::context::Options,
     progress: Mode,
     cmd: PassCmd,
 ) -> anyhow::Result<Exit> {

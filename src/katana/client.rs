@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::limiter::{Limiter, now_ms};
 use crate::config::{KatanaConfig, SecretSource};
-use crate::context::RequestCounters;
 use crate::error::Exit;
+use crate::net::RequestCounters;
 
 /// The longest server-requested wait (429 `Retry-After`, ratelimit reset) we sit out;
 /// a longer one ends the pass and the next run carries on.

@@ -4,5 +4,5 @@ pub mod client;
 mod limiter;
 pub mod model;
 
-pub use client::{Error, KatanaClient, Page, Pagination};
+pub use client::{Error, KatanaClient};
 pub use limiter::Limiter;

@@ -91,7 +91,7 @@ pub fn de_ts_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         Value::String(s) if s.is_empty() || s == "null" => Ok(None),
         Value::String(s) => s
             .parse::<jiff::Timestamp>()
-            .map(|t| Some(crate::store::format_ts(t)))
+            .map(|t| Some(crate::time::format_ts(t)))
             .map_err(|_| serde::de::Error::custom(format!("malformed timestamp \"{s}\""))),
         other => Err(serde::de::Error::custom(format!(
             "expected a timestamp, found {other}"
@@ -369,16 +369,6 @@ pub struct TaxRate {
     pub rate: Option<Decimal>,
     #[serde(default, deserialize_with = "de_ts_opt")]
     pub updated_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct InventoryRow {
-    #[serde(deserialize_with = "de_id_opt")]
-    pub variant_id: Option<i64>,
-    #[serde(deserialize_with = "de_id_opt")]
-    pub location_id: Option<i64>,
-    #[serde(default, deserialize_with = "de_decimal_opt")]
-    pub quantity_in_stock: Option<Decimal>,
 }
 
 #[cfg(test)]

@@ -56,17 +56,6 @@ pub async fn in_range(luca: &LucaClient, first: &str, last: &str) -> Result<Vec<
         .collect())
 }
 
-/// Every card (one `No-Paging` listing: slow by nature on a large ledger, about 90 s
-/// measured on a live tenant).
-pub async fn list_all(luca: &LucaClient) -> Result<Vec<Card>, Error> {
-    Ok(luca
-        .list_slow(LIST, &json!({}))
-        .await?
-        .iter()
-        .filter_map(card)
-        .collect())
-}
-
 pub async fn delete(luca: &LucaClient, id: i64) -> Result<Outcome, Error> {
     luca.write_once(DELETE, &json!({ "skartId": id })).await
 }

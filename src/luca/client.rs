@@ -22,8 +22,8 @@ use tokio::sync::{Mutex, Semaphore};
 use super::answer::{Answer, Wrapper, classify, id_field, list_items, text_field};
 use super::charset::encode_body;
 use crate::config::{LucaConfig, SecretSource};
-use crate::context::RequestCounters;
 use crate::error::Exit;
+use crate::net::RequestCounters;
 
 /// Consecutive failed logins before giving up, so an admin account is never locked out.
 const MAX_LOGIN_FAILURES: u32 = 3;

@@ -47,6 +47,14 @@ pub use stats::Stats;
 use conn::{ConnHandle, CuttableListener};
 use faults::Dice;
 
+/// The credentials and ids the simulator accepts unless told otherwise (SPEC section 6):
+/// `sandbox serve`'s defaults, and what `--sandbox` logs in with.
+pub const KATANA_KEY: &str = "sandbox-key";
+pub const LUCA_ORG_CODE: &str = "1000";
+pub const LUCA_USER: &str = "Admin";
+pub const LUCA_PASSWORD: &str = "sandbox";
+pub const LUCA_BRANCH_ID: i64 = 1;
+
 /// Everything that shapes a sandbox. `Default` is the demo: seed 42, 200 orders, 60
 /// products, 300 customers, bad records on, 60 Katana requests a minute, and the
 /// credentials of SPEC section 6.
@@ -84,35 +92,12 @@ impl Default for SandboxOptions {
             faults: Faults::default(),
             bad_records: true,
             rate_limit: 60,
-            katana_key: "sandbox-key".into(),
-            luca_org_code: "1000".into(),
-            luca_user: "Admin".into(),
-            luca_password: "sandbox".into(),
-            luca_branch_id: 1,
+            katana_key: KATANA_KEY.into(),
+            luca_org_code: LUCA_ORG_CODE.into(),
+            luca_user: LUCA_USER.into(),
+            luca_password: LUCA_PASSWORD.into(),
+            luca_branch_id: LUCA_BRANCH_ID,
             state_file: None,
-        }
-    }
-}
-
-impl From<&crate::cli::SandboxServeArgs> for SandboxOptions {
-    /// The `--faults` value was checked by clap (`parse_fault_spec`); a spec that does not
-    /// parse here (a hand-built `SandboxServeArgs`) leaves the faults off.
-    fn from(args: &crate::cli::SandboxServeArgs) -> Self {
-        Self {
-            seed: args.seed,
-            orders: args.orders,
-            products: args.products,
-            customers: args.customers,
-            latency_ms: args.latency_ms,
-            faults: args.faults.parse().unwrap_or_default(),
-            bad_records: !args.no_bad_records,
-            rate_limit: args.rate_limit,
-            katana_key: args.katana_key.clone(),
-            luca_org_code: args.luca_org_code.clone(),
-            luca_user: args.luca_user.clone(),
-            luca_password: args.luca_password.clone(),
-            luca_branch_id: 1,
-            state_file: args.state_file.clone(),
         }
     }
 }

@@ -4,39 +4,38 @@
 use std::future::Future;
 use std::io::Write;
 
-use super::{Faults, Sandbox, SandboxOptions};
-use crate::cli::SandboxServeArgs;
+use super::{Sandbox, SandboxOptions};
 
 /// Serves until Ctrl-C or SIGTERM. The first two lines on stdout are
 /// `katana: http://ADDR/v1` and `luca: http://ADDR/Yetki`, flushed at once, so a parent
 /// process can read the URLs (with the real port when `--addr` ends in `:0`).
-pub async fn serve(args: &SandboxServeArgs) -> anyhow::Result<()> {
+pub async fn serve(opts: SandboxOptions, addr: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
-    serve_with(args, &mut stdout, stop_signal()).await
+    serve_with(opts, addr, &mut stdout, stop_signal()).await
 }
 
 /// [`serve`] with the output and the stop signal supplied by the caller.
 pub async fn serve_with(
-    args: &SandboxServeArgs,
+    opts: SandboxOptions,
+    addr: &str,
     out: &mut (dyn Write + Send),
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    // Checked here too, for callers that build the arguments by hand.
-    let faults: Faults = args.faults.parse()?;
-    let opts = SandboxOptions {
-        faults,
-        ..SandboxOptions::from(args)
-    };
     let addr_problem = |problem: String| {
         crate::error::Error::config(format!(
             "--addr {}: {problem}; choose another address, e.g. --addr 127.0.0.1:0 for a free port",
-            args.addr
+            addr
         ))
     };
-    if let Err(e) = tokio::net::lookup_host(&args.addr).await {
+    if let Err(e) = tokio::net::lookup_host(addr).await {
         return Err(addr_problem(format!("not an address to listen on ({e})")).into());
     }
-    let sandbox = Sandbox::start(opts, &args.addr).await.map_err(|e| {
+    let (katana_key, org_code, user) = (
+        opts.katana_key.clone(),
+        opts.luca_org_code.clone(),
+        opts.luca_user.clone(),
+    );
+    let sandbox = Sandbox::start(opts, addr).await.map_err(|e| {
         // A flag that names a busy or foreign address is a bad flag (78), not a bug.
         let socket = e.chain().find_map(|c| {
             c.downcast_ref::<std::io::Error>().filter(|io| {
@@ -60,9 +59,9 @@ pub async fn serve_with(
     out.flush()?;
     eprintln!(
         "sandbox: Katana key {:?}, Luca login orgCode {:?} userName {:?}; stats at http://{}/_sandbox/stats; Ctrl-C stops",
-        args.katana_key,
-        args.luca_org_code,
-        args.luca_user,
+        katana_key,
+        org_code,
+        user,
         sandbox.addr()
     );
     stop.await;

@@ -7,13 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::katana::model::{Location, Partner, Product, TaxRate, Variant};
 
-/// What an upsert did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Created,
-    Updated,
-    Unchanged,
-}
+/// What an upsert did: the run's vocabulary, which counts it.
+pub use crate::report::Change;
 
 /// Inserts or updates one row of `table`, keyed by `key`, unless the stored copy is at
 /// least as new (by `updated_at`). Column names are the caller's constants.
@@ -233,6 +228,81 @@ pub fn duplicate_skus(conn: &Connection) -> anyhow::Result<Vec<(String, Vec<i64>
         .into_iter()
         .map(|(sku, ids)| (sku, ids.split(',').filter_map(|i| i.parse().ok()).collect()))
         .collect())
+}
+
+/// A live variant with a SKU and no Luca stock card, with what its card is made of.
+pub struct CardCandidate {
+    pub sku: String,
+    /// The variant's option values, as the JSON array Katana sent.
+    pub option_values: String,
+    pub created_at: Option<String>,
+    pub product: String,
+    pub uom: Option<String>,
+}
+
+/// Every live variant without a card, by SKU, leaving out SKUs held under `held_entity`.
+pub fn variants_without_card(
+    conn: &Connection,
+    held_entity: &str,
+) -> anyhow::Result<Vec<CardCandidate>> {
+    let mut stmt = conn.prepare(
+        "SELECT v.sku, v.option_values, v.created_at, p.name, p.uom
+         FROM variants v JOIN products p ON p.id = v.product_id
+         WHERE v.deleted_at IS NULL AND p.deleted_at IS NULL AND v.sku IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku)
+           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.entity = ?1 AND q.key = v.sku
+                           AND q.resolved_at IS NULL)
+         ORDER BY v.sku",
+    )?;
+    let rows = stmt
+        .query_map([held_entity], |r| {
+            Ok(CardCandidate {
+                sku: r.get(0)?,
+                option_values: r.get(1)?,
+                created_at: r.get(2)?,
+                product: r.get(3)?,
+                uom: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Katana's default sales tax rate (id, rate in percent), if it names one.
+pub fn default_sales_tax_rate(conn: &Connection) -> Option<(i64, Option<String>)> {
+    conn.query_row(
+        "SELECT id, rate FROM tax_rates WHERE json_extract(raw_json, '$.is_default_sales') IN (1, 'true')
+         ORDER BY id LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+/// The SKUs of live variants.
+pub fn live_skus(conn: &Connection) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT v.sku FROM variants v JOIN products p ON p.id = v.product_id
+         WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL",
+    )?;
+    let skus = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(skus)
+}
+
+/// The SKUs of live variants that the store maps to no card id, sorted.
+pub fn skus_without_card_id(conn: &Connection) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT v.sku FROM variants v
+         WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku AND c.skart_id IS NOT NULL)
+         ORDER BY v.sku",
+    )?;
+    let skus = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(skus)
 }
 
 #[cfg(test)]

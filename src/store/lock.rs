@@ -11,7 +11,6 @@ use crate::error::Error;
 
 pub struct StoreLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl StoreLock {
@@ -74,11 +73,7 @@ impl StoreLock {
         file.seek(SeekFrom::Start(0))?;
         writeln!(file, "{} {}", std::process::id(), super::now())?;
         file.flush()?;
-        Ok(StoreLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(StoreLock { _file: file })
     }
 }
 

@@ -67,3 +67,14 @@ pub fn mapped_card_count(conn: &Connection) -> anyhow::Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+/// The codes the store maps to a card id, within `[first, last]`.
+pub fn mapped_in_range(conn: &Connection, first: &str, last: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT sku FROM luca_stock_cards WHERE skart_id IS NOT NULL AND sku >= ?1 AND sku <= ?2",
+    )?;
+    let codes = stmt
+        .query_map([first, last], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(codes)
+}

@@ -513,14 +513,7 @@ fn on_store(path: &Path, doing: &str, err: anyhow::Error) -> anyhow::Error {
     }
 }
 
-/// Now, as the store writes times: UTC RFC 3339 with milliseconds.
-pub fn now() -> String {
-    format_ts(jiff::Timestamp::now())
-}
-
-pub fn format_ts(ts: jiff::Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+pub use crate::time::{format_ts, now};
 
 /// Writes a value the schema's CHECK refuses, as a newer binary's migration would allow.
 #[cfg(test)]

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::catalog::{Change, upsert};
 use crate::katana::model::{SalesOrder, SalesOrderRow};
+use crate::report::NewOrder;
 
 pub const DELIVERED: &str = "DELIVERED";
 
@@ -198,4 +199,29 @@ pub fn orders_to_rejudge(conn: &Connection) -> anyhow::Result<Vec<i64>> {
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(ids)
+}
+
+/// The new orders a run names, sorted by order number.
+pub fn new_order_summaries(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<NewOrder>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.order_no, o.status, o.currency, o.total, p.name,
+                (SELECT count(*) FROM sales_order_rows r WHERE r.sales_order_id = o.id AND r.deleted_at IS NULL)
+         FROM sales_orders o LEFT JOIN partners p ON p.kind = 'customer' AND p.id = o.customer_id
+         WHERE o.id = ?1",
+    )?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(stmt.query_row([id], |r| {
+            Ok(NewOrder {
+                order_no: r.get(0)?,
+                status: r.get(1)?,
+                currency: r.get(2)?,
+                total: r.get(3)?,
+                customer: r.get(4)?,
+                rows: r.get(5)?,
+            })
+        })?);
+    }
+    out.sort_by(|a, b| a.order_no.cmp(&b.order_no));
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! Records held back for bad input, with the reason, until fixed at the source.
 
-use rusqlite::{Connection, params};
+use crate::report::HeldRecord;
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Holds a record back (or counts another sighting of it).
 pub fn hold(
@@ -32,17 +33,8 @@ pub fn release(tx: &Connection, entity: &str, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A record still held, as the quarantine table has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    pub entity: String,
-    pub key: String,
-    pub reason: String,
-    pub first_seen: String,
-}
-
-/// Every record of `entities` still held, oldest first.
-pub fn still_held(conn: &Connection, entities: &[&str]) -> anyhow::Result<Vec<Held>> {
+/// Every record of `entities` still held, oldest first, as a run reports it.
+pub fn still_held(conn: &Connection, entities: &[&str]) -> anyhow::Result<Vec<HeldRecord>> {
     let mut stmt = conn.prepare_cached(
         "SELECT entity, key, reason, first_seen FROM quarantine
          WHERE resolved_at IS NULL AND entity IN (SELECT value FROM json_each(?1))
@@ -50,15 +42,36 @@ pub fn still_held(conn: &Connection, entities: &[&str]) -> anyhow::Result<Vec<He
     )?;
     let rows = stmt
         .query_map([serde_json::to_string(entities)?], |r| {
-            Ok(Held {
+            Ok(HeldRecord {
                 entity: r.get(0)?,
                 key: r.get(1)?,
                 reason: r.get(2)?,
-                first_seen: r.get(3)?,
+                since: r.get(3)?,
             })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// Whether `key` of `entity` is held now.
+pub fn is_held(conn: &Connection, entity: &str, key: &str) -> anyhow::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM quarantine WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
+        )?
+        .query_row([entity, key], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The keys of `entity` held now.
+pub fn held_keys(conn: &Connection, entity: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT key FROM quarantine WHERE entity = ?1 AND resolved_at IS NULL")?;
+    let keys = stmt
+        .query_map([entity], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! card is byte for byte the code sent on invoice and slip lines, the cari code of a
 //! customer is the same in every document.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::config::MappingConfig;
 
@@ -23,11 +23,6 @@ pub fn card_name(product: &str, options: &[String]) -> String {
     }
 }
 
-/// A customer's or supplier's cari code: prefix + Katana id padded to 8 digits.
-pub fn account_code(prefix: &str, katana_id: i64) -> String {
-    format!("{prefix}{katana_id:08}")
-}
-
 /// The Luca warehouse (depoKodu) of a Katana location: its entry in
 /// `[mapping.warehouses]`, else `default_warehouse`; `None` = unmapped.
 pub fn warehouse_code(mapping: &MappingConfig, location: Option<i64>) -> Option<String> {
@@ -41,13 +36,7 @@ pub fn warehouse_code(mapping: &MappingConfig, location: Option<i64>) -> Option<
 pub const DUPLICATE_SKU: &str = "sku";
 
 pub fn sku_is_quarantined(conn: &Connection, sku: &str) -> anyhow::Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM quarantine WHERE entity = ?1 AND key = ?2 AND resolved_at IS NULL",
-        )?
-        .query_row([DUPLICATE_SKU, sku], |_| Ok(()))
-        .optional()?
-        .is_some())
+    crate::store::quarantine::is_held(conn, DUPLICATE_SKU, sku)
 }
 
 #[cfg(test)]
@@ -64,6 +53,5 @@ mod tests {
             "Çelik Raf / Mavi, 120 cm"
         );
         assert_eq!(card_name("Döküm Kapak ", &[]), "Döküm Kapak");
-        assert_eq!(account_code("K", 42), "K00000042");
     }
 }

@@ -18,7 +18,7 @@ use super::window::{Filters, Window};
 use crate::context::Ctx;
 use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode};
 use crate::progress::Progress;
-use crate::report::{NEW_ORDERS_SHOWN, NewOrder, Tally};
+use crate::report::{NEW_ORDERS_SHOWN, Tally};
 use crate::store::adjustments::reconcile_order;
 use crate::store::catalog::{Change, partner_known, upsert_partner, upsert_variant, variant_sku};
 use crate::store::orders::{
@@ -207,7 +207,10 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
 
     let conn = ctx.store.conn();
     tally.extra.adjustments_created = Some(met.adjustments_created);
-    tally.extra.new_orders = Some(new_orders_summary(conn, &met.new_orders)?);
+    tally.extra.new_orders = Some(crate::store::orders::new_order_summaries(
+        conn,
+        &met.new_orders,
+    )?);
     tally.extra.new_orders_total = met.new_total;
     tally.hold_over(&quarantine::still_held(conn, &[ENTITY, ROW_ENTITY])?);
     Ok(())
@@ -440,29 +443,4 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64) -> anyhow::Result<Option<Ver
         findings: reasons,
         created: r.created,
     }))
-}
-
-/// The new orders a run names, by order number.
-fn new_orders_summary(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<NewOrder>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT o.order_no, o.status, o.currency, o.total, p.name,
-                (SELECT count(*) FROM sales_order_rows r WHERE r.sales_order_id = o.id AND r.deleted_at IS NULL)
-         FROM sales_orders o LEFT JOIN partners p ON p.kind = 'customer' AND p.id = o.customer_id
-         WHERE o.id = ?1",
-    )?;
-    let mut out = Vec::new();
-    for id in ids {
-        out.push(stmt.query_row([id], |r| {
-            Ok(NewOrder {
-                order_no: r.get(0)?,
-                status: r.get(1)?,
-                currency: r.get(2)?,
-                total: r.get(3)?,
-                customer: r.get(4)?,
-                rows: r.get(5)?,
-            })
-        })?);
-    }
-    out.sort_by(|a, b| a.order_no.cmp(&b.order_no));
-    Ok(out)
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::identity::{DUPLICATE_SKU, stock_code};
 use super::window::Filters;
-use crate::cli::PullFrom;
 use crate::context::Ctx;
 use crate::katana::model::{Product, TaxRate, Variant, decode};
 use crate::report::Tally;
@@ -17,6 +16,14 @@ use crate::store::catalog::{
 use crate::store::quarantine;
 
 pub use super::stock_cards::push;
+
+/// Which side `products pull` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullFrom {
+    Katana,
+    Luca,
+    Both,
+}
 
 pub async fn pull(ctx: &Ctx, tally: &mut Tally, from: PullFrom) -> anyhow::Result<()> {
     if matches!(from, PullFrom::Katana | PullFrom::Both) {
@@ -107,13 +114,7 @@ fn hold_variant(
 /// held until Katana is corrected; a SKU no longer shared is released.
 fn judge_duplicate_skus(tx: &Connection, tally: &mut Tally) -> anyhow::Result<()> {
     let dups = duplicate_skus(tx)?;
-    let held: Vec<String> = {
-        let mut stmt =
-            tx.prepare("SELECT key FROM quarantine WHERE entity = ?1 AND resolved_at IS NULL")?;
-        stmt.query_map([DUPLICATE_SKU], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
-    for key in held {
+    for key in quarantine::held_keys(tx, DUPLICATE_SKU)? {
         if !dups.iter().any(|(sku, _)| *sku == key) {
             quarantine::release(tx, DUPLICATE_SKU, &key)?;
         }

@@ -11,7 +11,8 @@ use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
 use crate::luca::{self, LucaClient, cards};
 use crate::report::Tally;
-use crate::store::luca_ids::{Source, map_card};
+use crate::store::catalog;
+use crate::store::luca_ids::{self, Source, map_card};
 
 /// Up to this many unmapped SKUs are looked up one by one (`kodBas = kodBit`); more are
 /// mapped by code ranges over sorted batches, never by one listing of everything.
@@ -79,7 +80,7 @@ pub async fn push(ctx: &Ctx, tally: &mut Tally, skus: Vec<String>) -> anyhow::Re
         }
     }
     if let Some(wanted) = only {
-        let known = known_skus(ctx.store.conn())?;
+        let known = catalog::live_skus(ctx.store.conn())?;
         for sku in wanted {
             if !known.contains(sku) {
                 tally.fail(
@@ -102,24 +103,16 @@ fn cards_to_create(ctx: &Ctx) -> anyhow::Result<(Vec<Item>, Vec<Problem>)> {
     let conn = ctx.store.conn();
     let mapping = &ctx.config.mapping;
     let vat = default_sales_vat(conn, mapping)?;
-    let mut stmt = conn.prepare(
-        "SELECT v.sku, v.option_values, v.created_at, p.name, p.uom
-         FROM variants v JOIN products p ON p.id = v.product_id
-         WHERE v.deleted_at IS NULL AND p.deleted_at IS NULL AND v.sku IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku)
-           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.entity = ?1 AND q.key = v.sku
-                           AND q.resolved_at IS NULL)
-         ORDER BY v.sku",
-    )?;
-    let mut rows = stmt.query([DUPLICATE_SKU])?;
     let mut items = Vec::new();
     let mut problems = Vec::new();
-    while let Some(r) = rows.next()? {
-        let sku: String = r.get(0)?;
-        let options: String = r.get(1)?;
-        let created_at: Option<String> = r.get(2)?;
-        let product: String = r.get(3)?;
-        let uom: Option<String> = r.get(4)?;
+    for c in catalog::variants_without_card(conn, DUPLICATE_SKU)? {
+        let catalog::CardCandidate {
+            sku,
+            option_values: options,
+            created_at,
+            product,
+            uom,
+        } = c;
         if product.trim().is_empty() {
             problems.push((
                 sku,
@@ -180,14 +173,7 @@ fn default_sales_vat(
     conn: &Connection,
     mapping: &crate::config::MappingConfig,
 ) -> anyhow::Result<Option<Decimal>> {
-    let found: Option<(i64, Option<String>)> = conn
-        .query_row(
-            "SELECT id, rate FROM tax_rates WHERE json_extract(raw_json, '$.is_default_sales') IN (1, 'true')
-             ORDER BY id LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .ok();
+    let found = catalog::default_sales_tax_rate(conn);
     Ok(found.and_then(|(id, rate)| {
         mapping.tax_rates.get(&id).copied().or_else(|| {
             rate.and_then(|r| r.parse::<Decimal>().ok())
@@ -196,32 +182,12 @@ fn default_sales_vat(
     }))
 }
 
-fn known_skus(conn: &Connection) -> anyhow::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT v.sku FROM variants v JOIN products p ON p.id = v.product_id
-         WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL",
-    )?;
-    let skus = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    Ok(skus)
-}
-
 /// The Luca half of `products pull`: reads the cards of the store's SKUs into the
 /// SKU → skartId map. Never touches the store's Katana data.
 pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let luca = ctx.luca().await?;
     push::learn_wrappers(ctx, luca)?;
-    let unmapped: Vec<String> = {
-        let mut stmt = ctx.store.conn().prepare(
-            "SELECT DISTINCT v.sku FROM variants v
-             WHERE v.deleted_at IS NULL AND v.sku IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM luca_stock_cards c WHERE c.sku = v.sku AND c.skart_id IS NOT NULL)
-             ORDER BY v.sku",
-        )?;
-        stmt.query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
+    let unmapped = catalog::skus_without_card_id(ctx.store.conn())?;
     if unmapped.is_empty() {
         return Ok(());
     }
@@ -260,7 +226,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             found.iter().map(|c| c.code.as_str()).collect();
         // A range answer that lacks a card the store already maps in that range looks
         // incomplete, and is never taken for the truth.
-        let missing = mapped_in_range(ctx.store.conn(), first, last)?
+        let missing = luca_ids::mapped_in_range(ctx.store.conn(), first, last)?
             .into_iter()
             .filter(|code| !codes.contains(code.as_str()))
             .collect::<Vec<_>>();
@@ -299,15 +265,4 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// The codes the store maps to a card id, within `[first, last]`.
-fn mapped_in_range(conn: &Connection, first: &str, last: &str) -> anyhow::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT sku FROM luca_stock_cards WHERE skart_id IS NOT NULL AND sku >= ?1 AND sku <= ?2",
-    )?;
-    let codes = stmt
-        .query_map([first, last], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    Ok(codes)
 }

@@ -166,9 +166,9 @@ impl<'a> Window<'a> {
     fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = self.filters.clone();
         if let Some(lo) = self.cursor.lo {
-            q.push(("updated_at_min", crate::store::format_ts(lo)));
+            q.push(("updated_at_min", crate::time::format_ts(lo)));
         }
-        q.push(("updated_at_max", crate::store::format_ts(self.cursor.hi)));
+        q.push(("updated_at_max", crate::time::format_ts(self.cursor.hi)));
         q
     }
 

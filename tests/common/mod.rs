@@ -1,8 +1,11 @@
 //! The harness of the tool's integration tests: a real sandbox on 127.0.0.1:0 (its own
 //! tokio runtime in the test process), a real SQLite store in a temporary directory, and
-//! the real `katana-sync` binary run as a child process against both.
+//! the real `katana-sync` binary run as a child process against both. `sandbox` serves
+//! the tests that drive the simulator directly.
 
 #![allow(dead_code)]
+
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

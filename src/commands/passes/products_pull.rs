@@ -1,15 +1,28 @@
 //! `products pull [--from katana|luca|both]`: variants from Katana, stock card ids from Luca.
 
-use crate::cli::PullFrom;
 use crate::context::Ctx;
 use crate::report::Tally;
+use crate::sync::products::PullFrom;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t = PullFrom::Both)]
-    from: PullFrom,
+    #[arg(long, value_enum, default_value_t = From::Both)]
+    from: From,
+}
+
+/// `--from`, as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum From {
+    Katana,
+    Luca,
+    Both,
 }
 
 pub async fn run(ctx: &Ctx, tally: &mut Tally, args: Args) -> anyhow::Result<()> {
-    crate::sync::products::pull(ctx, tally, args.from).await
+    let from = match args.from {
+        From::Katana => PullFrom::Katana,
+        From::Luca => PullFrom::Luca,
+        From::Both => PullFrom::Both,
+    };
+    crate::sync::products::pull(ctx, tally, from).await
 }

@@ -1,13 +1,11 @@
-//! Helpers shared by the `sandbox_*` integration tests: a sandbox on a free port and
-//! HTTP clients that talk to it as the tool would.
-
-#![allow(dead_code)]
+//! For the `sandbox_*` tests, which drive the simulator directly: a sandbox on a free
+//! port and HTTP clients that talk to it as the tool would.
 
 use katana_sync::sandbox::{Sandbox, SandboxOptions};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
-pub const KEY: &str = "sandbox-key";
+pub const KEY: &str = katana_sync::sandbox::KATANA_KEY;
 
 pub async fn start(opts: SandboxOptions) -> Sandbox {
     Sandbox::start(opts, "127.0.0.1:0")
@@ -97,14 +95,18 @@ pub async fn luca(client: &reqwest::Client, sb: &Sandbox, method: &str, body: &V
 
 /// `Giris.do` with the demo organisation and user and this password.
 pub async fn login(client: &reqwest::Client, sb: &Sandbox, password: &str) -> Value {
-    let body = json!({"orgCode": "1000", "userName": "Admin", "userPassword": password});
+    let body = json!({
+        "orgCode": katana_sync::sandbox::LUCA_ORG_CODE,
+        "userName": katana_sync::sandbox::LUCA_USER,
+        "userPassword": password
+    });
     luca(client, sb, "Giris.do", &body).await
 }
 
 /// A client logged in with the demo credentials and branch 1 selected.
 pub async fn luca_session(sb: &Sandbox) -> reqwest::Client {
     let c = client();
-    let login = login(&c, sb, "sandbox").await;
+    let login = login(&c, sb, katana_sync::sandbox::LUCA_PASSWORD).await;
     assert_eq!(login["code"], 0, "{login}");
     let chosen = luca(
         &c,
