@@ -682,12 +682,16 @@ impl LucaClient {
             return Ok(());
         }
         let gate = self.login_gate.lock().await;
+        // Counted when the login starts, not when it ends: Luca may end the other
+        // sessions at `Giris.do`, before the branch is selected, and a session lost in
+        // between must see that a later login of the pool exists.
+        let login_no = self.logins.fetch_add(1, Ordering::SeqCst) + 1;
         let result = self.login(session).await;
         drop(gate);
         match result {
             Ok(()) => {
                 self.login_failures.store(0, Ordering::Relaxed);
-                session.login_no = self.logins.fetch_add(1, Ordering::SeqCst) + 1;
+                session.login_no = login_no;
                 session.ready = true;
                 Ok(())
             }
