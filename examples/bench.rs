@@ -55,13 +55,12 @@ fn config_text(sb: &Sandbox, db: &Path, sessions: usize) -> String {
 }
 
 async fn context(sb: &Sandbox, db: &Path, sessions: usize) -> anyhow::Result<Ctx> {
-    let text = config_text(sb, db, sessions);
-    let cfg = config::from_str(
-        &text,
-        Path::new("bench.toml"),
-        &Overrides::default(),
-        &|_| None,
-    )?;
+    context_from(&config_text(sb, db, sessions), Path::new("bench.toml"))
+}
+
+/// A writer's context from a config text (the store is created when absent).
+fn context_from(text: &str, path: &Path) -> anyhow::Result<Ctx> {
+    let cfg = config::from_str(text, path, &Overrides::default(), &|_| None)?;
     Ctx::with_config(
         &opts(),
         Mode::Silent,
@@ -154,17 +153,7 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
     let mut requests = 0u64;
     match what {
         "walk" => {
-            let text = std::fs::read_to_string(config)?;
-            let cfg = config::from_str(&text, config, &Overrides::default(), &|_| None)?;
-            let ctx = Ctx::with_config(
-                &opts(),
-                Mode::Silent,
-                Needs {
-                    config_file: false,
-                    lock: true,
-                },
-                cfg,
-            )?;
+            let ctx = context_from(&std::fs::read_to_string(config)?, config)?;
             let client = ctx.katana().await?;
             let query = vec![
                 ("include_deleted", "true".to_string()),

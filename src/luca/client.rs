@@ -366,11 +366,16 @@ impl LucaClient {
     /// A read (list, lookup): retried on transient failures, re-logged once on a lost
     /// session. A business error or a non-list answer to a list is an error, never an
     /// empty result.
-    pub async fn read(&self, endpoint: &str, body: &Value) -> Result<Value, Error> {
-        let policy = Policy {
+    /// Every idempotent call: `max_attempts`, the client's own timeout.
+    fn default_policy(&self) -> Policy {
+        Policy {
             attempts: self.max_attempts,
             timeout: None,
-        };
+        }
+    }
+
+    pub async fn read(&self, endpoint: &str, body: &Value) -> Result<Value, Error> {
+        let policy = self.default_policy();
         self.read_with(endpoint, body, policy).await
     }
 
@@ -571,10 +576,7 @@ impl LucaClient {
 
     async fn still_logged_in(&self, a: &mut Session) -> Result<bool, Error> {
         let endpoint = "YdlUserResponsibilityOrgSs.do";
-        let policy = Policy {
-            attempts: self.max_attempts,
-            timeout: None,
-        };
+        let policy = self.default_policy();
         let verdict = self
             .step(a, endpoint, b"{}", policy, |reply| {
                 match classify(reply.status, &reply.text) {
@@ -722,10 +724,7 @@ impl LucaClient {
 
     async fn list_branches(&self, session: &Session) -> Result<Vec<(i64, String)>, Error> {
         let endpoint = "YdlUserResponsibilityOrgSs.do";
-        let policy = Policy {
-            attempts: self.max_attempts,
-            timeout: None,
-        };
+        let policy = self.default_policy();
         let answer = self
             .step(session, endpoint, b"{}", policy, |reply| {
                 match classify(reply.status, &reply.text) {
@@ -779,10 +778,7 @@ impl LucaClient {
     }
 
     async fn login_once(&self, session: &Session) -> Result<(), Error> {
-        let policy = Policy {
-            attempts: self.max_attempts,
-            timeout: None,
-        };
+        let policy = self.default_policy();
         // The login body carries the password: it is built here, sent, and never logged.
         let body = json!({
             "orgCode": self.cfg.org_code,
