@@ -116,6 +116,9 @@ pub struct MappingConfig {
     pub customer_code_prefix: String,
     pub supplier_code_prefix: String,
     pub category_code: String,
+    /// `kategoriKod` of new customer / supplier accounts.
+    pub customer_category: String,
+    pub supplier_category: String,
     pub default_warehouse: String,
     pub default_unit_id: i64,
     pub timezone: jiff::tz::TimeZone,
@@ -231,6 +234,8 @@ struct RawMapping {
     customer_code_prefix: String,
     supplier_code_prefix: String,
     category_code: String,
+    customer_category: String,
+    supplier_category: String,
     default_warehouse: String,
     default_unit_id: i64,
     timezone: String,
@@ -249,6 +254,8 @@ impl Default for RawMapping {
             customer_code_prefix: "K".into(),
             supplier_code_prefix: "T".into(),
             category_code: "01".into(),
+            customer_category: "120.01".into(),
+            supplier_category: "320.01".into(),
             default_warehouse: "001".into(),
             default_unit_id: 0,
             timezone: "Europe/Istanbul".into(),
@@ -534,6 +541,8 @@ fn resolve(
         false,
     )?;
     code("mapping.category_code", &m.category_code, false)?;
+    code("mapping.customer_category", &m.customer_category, false)?;
+    code("mapping.supplier_category", &m.supplier_category, false)?;
     code("mapping.default_warehouse", &m.default_warehouse, true)?;
     let timezone = jiff::tz::TimeZone::get(&m.timezone).map_err(|_| {
         at(
@@ -591,6 +600,8 @@ fn resolve(
         customer_code_prefix: m.customer_code_prefix,
         supplier_code_prefix: m.supplier_code_prefix,
         category_code: m.category_code,
+        customer_category: m.customer_category,
+        supplier_category: m.supplier_category,
         default_warehouse: m.default_warehouse,
         default_unit_id: m.default_unit_id,
         timezone,

@@ -58,9 +58,18 @@ fn a_backfill_over_many_pages_then_a_rerun_with_no_change_costs_two_requests() {
             vec!["products", "pull", "--from", "katana"],
             vec!["products", "variants", "tax_rates"],
         ),
-        (vec!["customers", "pull"], vec!["customers"]),
-        (vec!["suppliers", "pull"], vec!["suppliers"]),
-        (vec!["warehouses", "pull"], vec!["locations"]),
+        (
+            vec!["customers", "pull", "--from", "katana"],
+            vec!["customers"],
+        ),
+        (
+            vec!["suppliers", "pull", "--from", "katana"],
+            vec!["suppliers"],
+        ),
+        (
+            vec!["warehouses", "pull", "--from", "katana"],
+            vec!["locations"],
+        ),
     ] {
         let (code, first) = env.run_json(&args);
         assert_eq!(code, 0, "{first}");

@@ -15,11 +15,14 @@ use crate::progress::Mode;
 use crate::report::Tally;
 
 mod customers_pull;
+mod customers_push;
 mod orders_pull;
 mod products_pull;
 mod products_push;
 mod suppliers_pull;
+mod suppliers_push;
 mod warehouses_pull;
+mod warehouses_push;
 
 /// The groups of the command line that passes live under (`orders pull`), with their help.
 const GROUPS: &[(&str, &str)] = &[
@@ -172,16 +175,30 @@ passes! {
         "Create the Luca stock card of every variant that has none (append-only)",
         interval: Some(Interval::Products), after: [ProductsPull], remotes: [Luca],
         file: products_push;
-    CustomersPull = "customers_pull", ["customers", "pull"], "Pull from Katana into the store",
-        interval: Some(Interval::Customers), after: [], remotes: [Katana],
+    CustomersPull = "customers_pull", ["customers", "pull"],
+        "Pull Katana customers into the store, and match their existing Luca accounts (by code, then tax number)",
+        interval: Some(Interval::Customers), after: [], remotes: [Katana, Luca],
         file: customers_pull;
-    SuppliersPull = "suppliers_pull", ["suppliers", "pull"], "Pull from Katana into the store",
-        interval: Some(Interval::Suppliers), after: [], remotes: [Katana],
+    SuppliersPull = "suppliers_pull", ["suppliers", "pull"],
+        "Pull Katana suppliers into the store, and match their existing Luca accounts (by code, then tax number)",
+        interval: Some(Interval::Suppliers), after: [], remotes: [Katana, Luca],
         file: suppliers_pull;
     WarehousesPull = "warehouses_pull", ["warehouses", "pull"],
-        "Pull Katana locations into the store",
-        interval: Some(Interval::Warehouses), after: [], remotes: [Katana],
+        "Pull Katana locations into the store, and Luca's warehouses (depo) into its map",
+        interval: Some(Interval::Warehouses), after: [], remotes: [Katana, Luca],
         file: warehouses_pull;
+    CustomersPush = "customers_push", ["customers", "push"],
+        "Create the Luca account (cari) of every Katana customer that has none (exactly once)",
+        interval: Some(Interval::Customers), after: [CustomersPull], remotes: [Luca],
+        file: customers_push;
+    SuppliersPush = "suppliers_push", ["suppliers", "push"],
+        "Create the Luca account of every Katana supplier that has none (exactly once)",
+        interval: Some(Interval::Suppliers), after: [SuppliersPull], remotes: [Luca],
+        file: suppliers_push;
+    WarehousesPush = "warehouses_push", ["warehouses", "push"],
+        "Create the Luca warehouse (depo) of every mapped Katana location that has none",
+        interval: Some(Interval::Warehouses), after: [WarehousesPull], remotes: [Luca],
+        file: warehouses_push;
     DeleteSku = "delete_sku", [], "Delete the Luca stock card of a SKU",
         interval: None, after: [], remotes: [Luca], file: ;
 }

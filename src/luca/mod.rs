@@ -1,6 +1,7 @@
 //! Luca Koza: the client (session pool, login and branch, charset, answer
 //! classification) and the endpoints the sync uses, with their Turkish field names.
 
+pub mod accounts;
 pub mod answer;
 pub mod cards;
 pub mod charset;

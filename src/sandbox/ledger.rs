@@ -715,7 +715,10 @@ impl LucaBranch {
         }
     }
 
-    /// `ListeleFinMusteri.do` / `ListeleFinTedarikci.do`: by code range, or by tax number.
+    /// `ListeleFinMusteri.do` / `ListeleFinTedarikci.do`: by code range only, the one
+    /// filter the reference shows. Any other key (a `vergiNo`, say) is ignored, as a
+    /// server ignores what it does not know: the answer is then the whole ledger, and a
+    /// client that trusted such a filter would take every account for a match.
     pub fn list_caris(&self, supplier: bool, body: &Value) -> Result<Vec<Value>, String> {
         let wrapper = body.get(if supplier {
             "finTedarikci"
@@ -724,24 +727,12 @@ impl LucaBranch {
         });
         let nesne = wrapper.and_then(|w| w.get("gnlFinansalNesne"));
         let codes = Range::read(nesne, "kod", as_text)?;
-        let tax_no = [nesne, wrapper]
-            .into_iter()
-            .flatten()
-            .find_map(|o| read::text(o, "vergiNo").or_else(|| read::text(o, "tcKimlikNo")));
         let list = if supplier {
             &self.suppliers
         } else {
             &self.customers
         };
-        let mut caris: Vec<&Cari> = list
-            .iter()
-            .filter(|c| codes.contains(&c.kod))
-            .filter(|c| {
-                tax_no.as_ref().is_none_or(|t| {
-                    c.vergi_no.as_ref() == Some(t) || c.tc_kimlik_no.as_ref() == Some(t)
-                })
-            })
-            .collect();
+        let mut caris: Vec<&Cari> = list.iter().filter(|c| codes.contains(&c.kod)).collect();
         caris.sort_by(|a, b| {
             a.kod
                 .cmp(&b.kod)

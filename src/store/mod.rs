@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../sql/0001_init.sql")),
     (2, include_str!("../../sql/0002_resumable_walks.sql")),
     (3, include_str!("../../sql/0003_luca_findings.sql")),
+    (4, include_str!("../../sql/0004_accounts.sql")),
 ];
 
 /// The schema version this binary writes.

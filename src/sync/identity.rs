@@ -32,6 +32,13 @@ pub fn warehouse_code(mapping: &MappingConfig, location: Option<i64>) -> Option<
         .filter(|c| !c.trim().is_empty())
 }
 
+/// The cari code the tool gives the account of a Katana customer or supplier: the
+/// prefix + the Katana id padded to 8 digits (`K00000042`). An account adopted by tax
+/// number keeps its own code: use `store::luca_ids::account_of` for documents.
+pub fn cari_code(prefix: &str, katana_id: i64) -> String {
+    format!("{prefix}{katana_id:08}")
+}
+
 /// The quarantine entity under which a SKU carried by several live variants is held.
 pub const DUPLICATE_SKU: &str = "sku";
 
@@ -53,5 +60,6 @@ mod tests {
             "Çelik Raf / Mavi, 120 cm"
         );
         assert_eq!(card_name("Döküm Kapak ", &[]), "Döküm Kapak");
+        assert_eq!(cari_code("K", 42), "K00000042");
     }
 }

@@ -2,6 +2,7 @@
 //! the store; a push reads the store and writes Luca through `push`, the one
 //! exactly-once pipeline. Passes never call each other.
 
+pub mod accounts;
 pub mod delete_sku;
 pub mod identity;
 pub mod orders;

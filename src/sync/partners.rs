@@ -1,36 +1,39 @@
-//! `customers pull` / `suppliers pull`: Katana customers and suppliers into the store.
+//! `customers pull` / `suppliers pull`: Katana customers and suppliers into the store,
+//! then (the Luca half, in `accounts`) their existing Luca accounts into the map.
 
 use crate::context::Ctx;
 use crate::katana::model::Partner;
 use crate::report::Tally;
 use crate::store::catalog::upsert_partner;
+use crate::store::luca_ids::AccountKind;
 
+use super::products::PullFrom;
 use super::window::Filters;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Customer,
-    Supplier,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Customer => "customer",
-            Kind::Supplier => "supplier",
-        }
-    }
-
-    fn endpoint(self) -> (&'static str, &'static str) {
-        match self {
-            Kind::Customer => ("customers", "/customers"),
-            Kind::Supplier => ("suppliers", "/suppliers"),
-        }
+fn endpoint(kind: AccountKind) -> (&'static str, &'static str) {
+    match kind {
+        AccountKind::Customer => ("customers", "/customers"),
+        AccountKind::Supplier => ("suppliers", "/suppliers"),
     }
 }
 
-pub async fn pull(ctx: &Ctx, tally: &mut Tally, kind: Kind) -> anyhow::Result<()> {
-    let (entity, path) = kind.endpoint();
+pub async fn pull(
+    ctx: &Ctx,
+    tally: &mut Tally,
+    kind: AccountKind,
+    from: PullFrom,
+) -> anyhow::Result<()> {
+    if matches!(from, PullFrom::Katana | PullFrom::Both) {
+        pull_katana(ctx, tally, kind).await?;
+    }
+    if matches!(from, PullFrom::Luca | PullFrom::Both) {
+        super::accounts::pull(ctx, tally, kind).await?;
+    }
+    Ok(())
+}
+
+async fn pull_katana(ctx: &Ctx, tally: &mut Tally, kind: AccountKind) -> anyhow::Result<()> {
+    let (entity, path) = endpoint(kind);
     super::pull_entity::<Partner, _>(
         ctx,
         tally,

@@ -10,19 +10,24 @@ pub struct Args {
     from: From,
 }
 
-/// `--from`, as the command line spells it.
+/// `--from`, as the command line spells it (the other pulls take it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum From {
+pub(super) enum From {
     Katana,
     Luca,
     Both,
 }
 
+impl From {
+    pub(super) fn side(self) -> PullFrom {
+        match self {
+            From::Katana => PullFrom::Katana,
+            From::Luca => PullFrom::Luca,
+            From::Both => PullFrom::Both,
+        }
+    }
+}
+
 pub async fn run(ctx: &Ctx, tally: &mut Tally, args: Args) -> anyhow::Result<()> {
-    let from = match args.from {
-        From::Katana => PullFrom::Katana,
-        From::Luca => PullFrom::Luca,
-        From::Both => PullFrom::Both,
-    };
-    crate::sync::products::pull(ctx, tally, from).await
+    crate::sync::products::pull(ctx, tally, args.from.side()).await
 }
