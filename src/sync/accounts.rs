@@ -19,7 +19,7 @@ use crate::luca::accounts::{self, Account, Ledger};
 use crate::luca::{self, LucaClient};
 use crate::report::{Action, Planned, Tally};
 use crate::store::luca_ids::{self, AccountKind, Partner, Source};
-use crate::store::quarantine;
+use crate::store::{outbox, quarantine};
 
 /// The push kind of one ledger: accounts are looked up by code before their first
 /// create, since Luca accepts a duplicate.
@@ -532,8 +532,20 @@ async fn push_accounts(
         }
     }
     // Only the records that may have an account made now: an earlier intent of a record
-    // since held back, adopted under another code or deleted is never sent.
-    let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+    // since held back, adopted under another code or deleted is never sent. An earlier
+    // intent whose account the matching found under the same code is settled too (its
+    // lookup finds it), so no outcome stays unknown once the account is known.
+    let mut keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+    let mapped: BTreeSet<String> = luca_ids::live_partners(ctx.store.conn(), kind)?
+        .into_iter()
+        .filter(|p| wanted(p) && !held.contains(&p.id))
+        .filter_map(|p| p.account)
+        .collect();
+    for row in outbox::open_rows(ctx.store.conn(), kind.as_str())? {
+        if mapped.contains(&row.key) && !keys.contains(&row.key) {
+            keys.push(row.key);
+        }
+    }
     push::run(ctx, tally, &kinds, items, Some(&keys)).await
 }
 
