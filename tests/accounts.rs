@@ -493,3 +493,32 @@ fn dry_run_lists_the_accounts_it_would_create_and_history_records_the_pushes() {
     let out = env.run(&["history", "--type", "customers_push"]);
     assert!(common::stdout(&out).contains("customers_push"));
 }
+
+#[test]
+fn push_by_id_creates_only_those_and_names_an_unknown_id() {
+    let env = Env::new(clean(0, 2, 12), Tool::default());
+    assert_eq!(env.run_json(&["customers", "pull"]).0, 0);
+    let unmapped: Vec<i64> = {
+        let map = mapped(&env, "customer");
+        live(&env, "customer")
+            .into_iter()
+            .filter(|id| !map.contains_key(id))
+            .collect()
+    };
+    let id = unmapped[0].to_string();
+    let (code, run) = env.run_json(&["customers", "push", "--id", &id]);
+    assert_eq!((code, run["created"].as_u64()), (0, Some(1)), "{run}");
+    assert_eq!(env.stats().luca.creates.customer, 1);
+    assert_eq!(
+        mapped(&env, "customer").len(),
+        3,
+        "two adopted, one created"
+    );
+    let (code, run) = env.run_json(&["customers", "push", "--id", "99999999"]);
+    assert_eq!(code, 1, "{run}");
+    assert!(
+        errors(&run)[0].2.contains("no live Katana customer"),
+        "{run}"
+    );
+    assert_eq!(env.stats().luca.creates.customer, 1);
+}
