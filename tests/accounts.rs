@@ -170,6 +170,33 @@ fn accounts_in_luca_are_adopted_by_code_and_tax_number_and_a_rerun_creates_nothi
         person.get("ad").is_some() && person.get("soyad").is_some(),
         "{person}"
     );
+
+    // A second account appears under the tool's own code of the customer adopted by tax
+    // number: the next pull says so, and nothing is created.
+    let (&adopted, _) = mapped(&env, "customer")
+        .iter()
+        .find(|(_, c)| *c == "120.00017")
+        .unwrap();
+    let own = format!("K{adopted:08}");
+    env.sandbox().with_luca(|l| {
+        let katana_sync::sandbox::ledger::LucaData { branches, ids } = l;
+        let body = json!({"tip": 1, "kartKod": own, "tanim": "Elle Açılmış Cari"});
+        assert!(
+            branches
+                .get_mut(&1)
+                .unwrap()
+                .create_cari(ids, false, &body, "")
+                .stored
+        );
+    });
+    let (code, run) = env.run_json(&["customers", "pull"]);
+    assert_eq!(code, 1, "{run}");
+    let errs = errors(&run);
+    assert_eq!(errs.len(), 1, "{run}");
+    assert!(
+        errs[0].2.contains("120.00017") && errs[0].2.contains(&own),
+        "{run}"
+    );
 }
 
 #[test]

@@ -344,8 +344,14 @@ async fn reconcile(ctx: &Ctx, tally: &mut Tally, kinds: &Accounts) -> anyhow::Re
         let tax = tax_id(p.reference_id.as_deref(), p.comment.as_deref())
             .ok()
             .flatten();
-        let code = p.account.clone().unwrap_or_else(|| kinds.code(p.id));
+        let own = kinds.code(p.id);
+        let code = p.account.clone().unwrap_or_else(|| own.clone());
         let mut found: Vec<usize> = by_code.get(code.as_str()).cloned().unwrap_or_default();
+        // An account under the tool's own code besides the one adopted under another
+        // code is a second account (an interrupted create that landed late, a person).
+        if code != own {
+            found.extend(by_code.get(own.as_str()).into_iter().flatten());
+        }
         if p.account.is_none()
             && let Some(t) = &tax
         {
