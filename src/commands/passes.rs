@@ -15,6 +15,8 @@ use crate::progress::Mode;
 use crate::report::Tally;
 
 mod customers_pull;
+mod despatches;
+mod invoices;
 mod orders_pull;
 mod products_pull;
 mod products_push;
@@ -182,6 +184,14 @@ passes! {
         "Pull Katana locations into the store",
         interval: Some(Interval::Warehouses), after: [], remotes: [Katana],
         file: warehouses_pull;
+    Invoices = "invoices", ["invoices"],
+        "Push every approved, not yet invoiced order to Luca as one sales invoice",
+        interval: Some(Interval::Invoices), after: [OrdersPull, ProductsPush, CustomersPull],
+        remotes: [Luca], file: invoices;
+    Despatches = "despatches", ["despatches"],
+        "Push a despatch note for every invoiced order Katana reports delivered",
+        interval: Some(Interval::Despatches), after: [Invoices], remotes: [Luca],
+        file: despatches;
     DeleteSku = "delete_sku", [], "Delete the Luca stock card of a SKU",
         interval: None, after: [], remotes: [Luca], file: ;
 }

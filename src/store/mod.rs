@@ -6,6 +6,7 @@
 
 pub mod adjustments;
 pub mod catalog;
+pub mod invoices;
 pub mod lock;
 pub mod luca_findings;
 pub mod luca_ids;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../sql/0001_init.sql")),
     (2, include_str!("../../sql/0002_resumable_walks.sql")),
     (3, include_str!("../../sql/0003_luca_findings.sql")),
+    (5, include_str!("../../sql/0005_invoices.sql")),
 ];
 
 /// The schema version this binary writes.

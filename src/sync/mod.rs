@@ -3,7 +3,9 @@
 //! exactly-once pipeline. Passes never call each other.
 
 pub mod delete_sku;
+pub mod despatches;
 pub mod identity;
+pub mod invoices;
 pub mod orders;
 pub mod partners;
 pub mod products;
