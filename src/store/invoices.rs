@@ -170,14 +170,15 @@ pub struct Sibling {
     pub id: i64,
     pub key: String,
     pub payload: Value,
-    /// Sent before (or in flight): it may own a Luca document.
+    /// Sent at least once (the attempt is counted before the send): it may own a Luca
+    /// document. A row never sent owns none, whatever its state.
     pub may_exist: bool,
 }
 
 /// The rows of `kind` not yet settled (pending, sending, unknown), other than `except`.
 pub fn open_siblings(conn: &Connection, kind: &str, except: i64) -> anyhow::Result<Vec<Sibling>> {
     let mut stmt = conn.prepare(
-        "SELECT id, natural_key, payload, state IN ('sending','unknown') OR attempts > 0
+        "SELECT id, natural_key, payload, attempts > 0
          FROM outbox WHERE kind = ?1 AND id <> ?2 AND state IN ('pending','sending','unknown')",
     )?;
     let rows = stmt
