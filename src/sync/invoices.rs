@@ -555,3 +555,84 @@ async fn create_missing_cards(
         .map(|e| (e.key, e.reason))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(currency: &str, rate: Option<&str>, total: &str, base: &str) -> store::DueOrder {
+        store::DueOrder {
+            id: 1,
+            order_no: "SO-1".into(),
+            customer_id: Some(1),
+            currency: Some(currency.into()),
+            conversion_rate: rate.map(Into::into),
+            total: Some(total.into()),
+            total_in_base: Some(base.into()),
+            created_date: None,
+            lines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_foreign_rate_is_taken_in_the_direction_katanas_totals_confirm() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(
+            rate_of(&order("TRY", None, "10", "10"), "TRY"),
+            Ok(Decimal::ONE)
+        );
+        // Multiply: 100 EUR = 3650 TRY.
+        assert_eq!(
+            rate_of(&order("EUR", Some("36.5"), "100", "3650"), "EUR"),
+            Ok(d("36.5"))
+        );
+        // Divide: the same order with Katana's other convention.
+        assert_eq!(
+            rate_of(&order("EUR", Some("0.0273972603"), "100", "3650"), "EUR"),
+            Ok(d("36.5"))
+        );
+        // Within 1 % of the totals (rounding), taken as Katana states it.
+        assert_eq!(
+            rate_of(&order("EUR", Some("36.6"), "100", "3650"), "EUR"),
+            Ok(d("36.6"))
+        );
+        for bad in [
+            order("EUR", Some("40"), "100", "3650"),
+            order("EUR", None, "100", "3650"),
+            order("EUR", Some("36.5"), "0", "0"),
+            order("EUR", Some("1"), "100", "100.5"),
+        ] {
+            let r = rate_of(&bad, "EUR");
+            // Equal totals and rate 1 agree: only rate 1 *without* confirmation is refused.
+            if bad.conversion_rate.as_deref() == Some("1") {
+                assert_eq!(r, Ok(Decimal::ONE));
+            } else {
+                assert!(r.is_err(), "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_line_order_and_trailing_zeros() {
+        let a = json!({"belgeTarihi": "01/12/2026", "cariKodu": "K1", "detayList": [
+            {"kartKodu": "A", "miktar": 2, "birimFiyat": 10.5},
+            {"kartKodu": "B", "miktar": 1, "birimFiyat": 3}]});
+        let b = json!({"belgeTarihi": "01/12/2026", "cariKodu": "K1", "detayList": [
+            {"kartKodu": "B", "miktar": 1.0, "birimFiyat": "3.00"},
+            {"kartKodu": "A", "miktar": 2, "birimFiyat": 10.50}]});
+        assert_eq!(
+            Fingerprint::of_payload(&a, true),
+            Fingerprint::of_payload(&b, true)
+        );
+        let mut c = a.clone();
+        c["detayList"][0]["birimFiyat"] = json!(10.51);
+        assert_ne!(
+            Fingerprint::of_payload(&a, true),
+            Fingerprint::of_payload(&c, true)
+        );
+        assert_eq!(
+            Fingerprint::of_payload(&a, false),
+            Fingerprint::of_payload(&c, false)
+        );
+    }
+}
