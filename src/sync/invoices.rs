@@ -533,10 +533,17 @@ async fn create_missing_cards(
     }
     if missing.is_empty() || ctx.dry_run() {
         if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+            let more = missing.len().saturating_sub(shown.len());
             tally.say(format!(
-                "{} stock card(s) would be created first: {}",
+                "{} stock card(s) would be created first: {}{}",
                 missing.len(),
-                missing.join(", ")
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ));
         }
         return Ok(Vec::new());
