@@ -89,6 +89,24 @@ pub enum AdjustmentsCmd {
     Approve(Selection),
     /// Reject pending adjustments
     Reject(Selection),
+    /// Settle an adjustment whose push outcome is unknown (a document no lookup could find)
+    Resolve(ResolveArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResolveArgs {
+    /// The adjustment id (any adjustment of the document will do)
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    /// The document exists in Luca: record it as done
+    #[arg(long, conflicts_with = "retry", required_unless_present = "retry")]
+    pub applied: bool,
+    /// The document's Luca id (with --applied), e.g. the ssFaturaBaslikId
+    #[arg(long = "luca-id", value_name = "N", requires = "applied")]
+    pub luca_id: Option<i64>,
+    /// The document is not in Luca: allow one new create, without a lookup
+    #[arg(long)]
+    pub retry: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -111,6 +111,8 @@ pub struct SyncConfig {
 pub struct MappingConfig {
     pub invoice_series: String,
     pub invoice_doc_type: i64,
+    pub despatch_series: String,
+    pub despatch_doc_type: i64,
     pub stock_in_doc_type: i64,
     pub stock_out_doc_type: i64,
     pub customer_code_prefix: String,
@@ -229,6 +231,8 @@ impl Default for RawSync {
 struct RawMapping {
     invoice_series: String,
     invoice_doc_type: i64,
+    despatch_series: String,
+    despatch_doc_type: i64,
     stock_in_doc_type: i64,
     stock_out_doc_type: i64,
     customer_code_prefix: String,
@@ -249,6 +253,8 @@ impl Default for RawMapping {
         RawMapping {
             invoice_series: "A".into(),
             invoice_doc_type: 76,
+            despatch_series: "A".into(),
+            despatch_doc_type: 52,
             stock_in_doc_type: 150,
             stock_out_doc_type: 151,
             customer_code_prefix: "K".into(),
@@ -513,6 +519,7 @@ fn resolve(
         Ok(())
     };
     positive("mapping.invoice_doc_type", m.invoice_doc_type)?;
+    positive("mapping.despatch_doc_type", m.despatch_doc_type)?;
     positive("mapping.stock_in_doc_type", m.stock_in_doc_type)?;
     positive("mapping.stock_out_doc_type", m.stock_out_doc_type)?;
     if m.default_unit_id != 0 {
@@ -530,6 +537,7 @@ fn resolve(
         positive(&format!("mapping.units.{unit}"), *id)?;
     }
     code("mapping.invoice_series", &m.invoice_series, false)?;
+    code("mapping.despatch_series", &m.despatch_series, false)?;
     code(
         "mapping.customer_code_prefix",
         &m.customer_code_prefix,
@@ -595,6 +603,8 @@ fn resolve(
     let mapping = MappingConfig {
         invoice_series: m.invoice_series,
         invoice_doc_type: m.invoice_doc_type,
+        despatch_series: m.despatch_series,
+        despatch_doc_type: m.despatch_doc_type,
         stock_in_doc_type: m.stock_in_doc_type,
         stock_out_doc_type: m.stock_out_doc_type,
         customer_code_prefix: m.customer_code_prefix,

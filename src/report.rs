@@ -189,6 +189,9 @@ pub struct Planned {
     pub luca_id: Option<Option<i64>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub payload: Option<Value>,
+    /// An invoice's totals (net, VAT, gross), decimal strings.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub totals: Option<Value>,
 }
 
 /// What a pass accumulates while it runs; the runner turns it into a [`Run`].
@@ -255,6 +258,7 @@ impl Tally {
                 kind: None,
                 luca_id: None,
                 payload: None,
+                totals: None,
             });
         }
     }
@@ -500,6 +504,7 @@ mod tests {
                 kind: None,
                 luca_id: None,
                 payload: None,
+                totals: None,
             }],
             ..Extra::default()
         };

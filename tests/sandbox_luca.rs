@@ -441,7 +441,7 @@ async fn caris_invoices_and_stock() {
     let list = found["list"].as_array().expect("list");
     assert_eq!(list.len(), 2);
     assert!(list[0].get("belgeTakipNo").is_none(), "{}", list[0]);
-    assert_eq!(list[0]["stokKartKodu"], "FTR-1");
+    assert_eq!(list[0]["stokKartKategoriliKod"], "FTR-1");
     sb.set_faults("luca.rich_invoices=1".parse().unwrap());
     let found = luca(&c, &sb, "ListeleFtrSsFaturaBaslik.do", &by_takip).await;
     assert_eq!(found["list"][0]["belgeTakipNo"], "SO-9001");

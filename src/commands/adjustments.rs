@@ -1,6 +1,6 @@
-//! `adjustments list|approve|reject`: the approval queue.
+//! `adjustments list|approve|reject|resolve`: the approval queue.
 
-use crate::cli::{AdjustmentsCmd, Selection, StatusFilter};
+use crate::cli::{AdjustmentsCmd, ResolveArgs, Selection, StatusFilter};
 use crate::context::Options;
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit};
@@ -26,7 +26,69 @@ pub async fn run(opts: &Options, progress: Mode, cmd: AdjustmentsCmd) -> anyhow:
         }
         AdjustmentsCmd::Approve(sel) => decide(opts, progress, &sel, Status::Approved).await,
         AdjustmentsCmd::Reject(sel) => decide(opts, progress, &sel, Status::Rejected).await,
+        AdjustmentsCmd::Resolve(args) => resolve(opts, progress, &args).await,
     }
+}
+
+/// `adjustments resolve ID (--applied [--luca-id N] | --retry)`: settles the outbox row
+/// the adjustment is linked to (an invoice, a stock slip, …) and every adjustment linked
+/// to it. Only an `unknown` adjustment can be resolved; anything else is bad input.
+async fn resolve(opts: &Options, progress: Mode, args: &ResolveArgs) -> anyhow::Result<Exit> {
+    let ctx = Ctx::open(opts, progress, Needs::writer(opts)).await?;
+    let conn = ctx.store.conn();
+    let Some(linked) = adjustments::linked(conn, args.id)? else {
+        return Err(Error::Usage(format!(
+            "no adjustment with id {}; `adjustments list --status unknown` shows those to resolve",
+            args.id
+        ))
+        .into());
+    };
+    let outbox = match (&linked.status, &linked.outbox) {
+        (Status::Unknown, Some(o)) if o.3 == "unknown" || o.3 == "sending" => o.clone(),
+        (status, _) => {
+            return Err(Error::Usage(format!(
+                "adjustment {} is {status}, not unknown: only an adjustment whose push outcome                  is unknown can be resolved; `adjustments list --status unknown` shows them",
+                args.id
+            ))
+            .into());
+        }
+    };
+    let (outbox_id, kind, key, _, _) = outbox;
+    if let Some(n) = args.luca_id
+        && let Some(other) = crate::store::invoices::claimed_by(conn, &kind, n, outbox_id)?
+    {
+        return Err(Error::Usage(format!(
+            "Luca id {n} is already recorded for {kind} {other}; check the id in Luca"
+        ))
+        .into());
+    }
+    if ctx.dry_run() {
+        ctx.store.begin_dry_run()?;
+    }
+    let now = crate::store::now();
+    let changed = ctx.store.write(|tx| {
+        if args.retry {
+            adjustments::resolve_retry(tx, outbox_id, &now)
+        } else {
+            adjustments::resolve_applied(tx, outbox_id, args.luca_id, &now)
+        }
+    });
+    if ctx.dry_run() {
+        ctx.store.end_dry_run()?;
+    }
+    let changed = changed?;
+    if opts.json {
+        println!("{}", serde_json::json!({ "changed": changed }));
+    } else if opts.quiet == 0 {
+        let would = if ctx.dry_run() { "would be " } else { "" };
+        let what = if args.retry {
+            format!("{would}approved again; the next run creates the {kind} once, without a lookup")
+        } else {
+            format!("{would}applied; the {kind} is recorded as done")
+        };
+        println!("{kind} {key}: {changed} adjustment(s) {what}");
+    }
+    Ok(Exit::Ok)
 }
 
 fn status_name(s: StatusFilter) -> Option<Status> {

@@ -16,6 +16,8 @@ use crate::report::Tally;
 
 mod customers_pull;
 mod customers_push;
+mod despatches;
+mod invoices;
 mod orders_pull;
 mod products_pull;
 mod products_push;
@@ -199,6 +201,14 @@ passes! {
         "Create the Luca warehouse (depo) of every mapped Katana location that has none",
         interval: Some(Interval::Warehouses), after: [WarehousesPull], remotes: [Luca],
         file: warehouses_push;
+    Invoices = "invoices", ["invoices"],
+        "Push every approved, not yet invoiced order to Luca as one sales invoice",
+        interval: Some(Interval::Invoices), after: [OrdersPull, ProductsPush, CustomersPush],
+        remotes: [Luca], file: invoices;
+    Despatches = "despatches", ["despatches"],
+        "Push a despatch note for every invoiced order Katana reports delivered",
+        interval: Some(Interval::Despatches), after: [Invoices], remotes: [Luca],
+        file: despatches;
     DeleteSku = "delete_sku", [], "Delete the Luca stock card of a SKU",
         interval: None, after: [], remotes: [Luca], file: ;
 }

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod cards;
 pub mod charset;
 pub mod client;
+pub mod documents;
 pub mod probe;
 
 pub use client::{Error, LucaClient, Outcome};

@@ -1065,8 +1065,10 @@ impl LucaBranch {
         })
     }
 
-    /// `ListeleFtrSsFaturaBaslik.do` / `ListeleStkSsIrsaliyeBaslik.do`: filtered by tracking
-    /// number, document number and date (`gnlOrgSsBelge` ranges).
+    /// `ListeleFtrSsFaturaBaslik.do` / `ListeleStkSsIrsaliyeBaslik.do`: filtered by
+    /// document number and date (`gnlOrgSsBelge` ranges), the filters the reference shows
+    /// for them. A `belgeTakipNo` range (shown only for sales orders) is ignored, as a
+    /// filter Luca does not know would be: the whole list comes back.
     pub fn list_documents(
         &self,
         kind: DocKind,
@@ -1076,7 +1078,6 @@ impl LucaBranch {
         let belge = body
             .get(kind.filter_key())
             .and_then(|f| f.get("gnlOrgSsBelge"));
-        let takip = Range::read(belge, "belgeTakipNo", as_text)?;
         let numbers = Range::read(belge, "belgeNo", as_int)?;
         let dates = Range::read(belge, "belgeTarihi", as_date)?;
         // parAltHareketTuru is the belgeTurDetayId; parUstHareketTuru the family (18 sales,
@@ -1089,10 +1090,7 @@ impl LucaBranch {
             _ => None,
         });
         let docs = self.docs(kind).iter().filter(|d| {
-            d.belge_takip_no
-                .as_ref()
-                .map_or(takip.is_open(), |t| takip.contains(t))
-                && numbers.contains(&d.belge_no)
+            numbers.contains(&d.belge_no)
                 && dates.contains(&d.belge_tarihi)
                 && alt.is_none_or(|a| d.belge_tur_detay_id == a)
                 && ust.is_none_or(|u| d.belge_tur_detay_id == u)
@@ -1126,7 +1124,7 @@ impl LucaBranch {
                         .find(|c| c.kart_kodu == line.kart_kodu);
                     let dec = super::model::wire::decimal_to_json;
                     obj.insert("skartId".into(), json!(card.map(|c| c.skart_id)));
-                    obj.insert("stokKartKodu".into(), json!(line.kart_kodu));
+                    obj.insert("stokKartKategoriliKod".into(), json!(line.kart_kodu));
                     obj.insert("stokKartAdi".into(), json!(line.kart_adi));
                     obj.insert("miktar".into(), dec(line.miktar));
                     obj.insert("birimFiyat".into(), json!(line.birim_fiyat.map(dec)));
@@ -1134,6 +1132,29 @@ impl LucaBranch {
                     obj.insert("depoKodu".into(), json!(line.depo_kodu));
                 }
                 out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl LucaBranch {
+    /// `ListeleStkSsIrsaliyeBaslik.do`: headers (with `detayList` when `detailed`). The
+    /// reference does not say the list returns `belgeTakipNo` / `belgeAciklama`, so,
+    /// as for invoices, they are left out unless `rich`.
+    pub fn list_despatches(
+        &self,
+        body: &Value,
+        detailed: bool,
+        rich: bool,
+    ) -> Result<Vec<Value>, String> {
+        let mut out = self.list_documents(DocKind::Despatch, body, detailed)?;
+        if !rich {
+            for v in &mut out {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.remove("belgeTakipNo");
+                    obj.remove("belgeAciklama");
+                }
             }
         }
         Ok(out)

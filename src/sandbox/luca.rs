@@ -742,7 +742,7 @@ fn dispatch(
             created(branch.create_document(ids, DocKind::Despatch, body, raw))
         }
         Action::ListDespatches => listed(
-            branch.list_documents(DocKind::Despatch, body, detailed),
+            branch.list_despatches(body, detailed, faults.rich_invoices),
             under_list,
         ),
         Action::CreateStockSlip => {

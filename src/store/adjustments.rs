@@ -267,6 +267,142 @@ pub fn missing_ids(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<i64>> {
     Ok(missing)
 }
 
+/// Moves the adjustments linked to outbox row `outbox_id` with the row's new state:
+/// `applied` once the document exists, `unknown` while its outcome is. Generic over the
+/// kind of document (invoice, stock slip), so `adjustments resolve` serves them all.
+pub fn follow_outbox(
+    conn: &Connection,
+    outbox_id: i64,
+    state: super::outbox::State,
+    now: &str,
+) -> anyhow::Result<u64> {
+    use super::outbox::State;
+    let (to, from) = match state {
+        State::Done => ("applied", "('approved','unknown')"),
+        State::Unknown => ("unknown", "('approved')"),
+        State::Pending => ("approved", "('unknown')"),
+        State::Sending | State::Rejected => return Ok(0),
+    };
+    Ok(conn.execute(
+        &format!(
+            "UPDATE adjustments SET status = ?2, updated_at = ?3 WHERE outbox_id = ?1 AND status IN {from}"
+        ),
+        params![outbox_id, to, now],
+    )? as u64)
+}
+
+/// An adjustment as `adjustments resolve` needs it: its status and the outbox row
+/// (kind, key, state, Luca id) it is linked to.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub status: Status,
+    pub outbox: Option<(i64, String, String, String, Option<i64>)>,
+}
+
+pub fn linked(conn: &Connection, id: i64) -> anyhow::Result<Option<Linked>> {
+    let raw: Option<(String, Option<i64>)> = conn
+        .query_row(
+            "SELECT status, outbox_id FROM adjustments WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((status, outbox_id)) = raw else {
+        return Ok(None);
+    };
+    let outbox = match outbox_id {
+        Some(o) => conn
+            .query_row(
+                "SELECT id, kind, natural_key, state, remote_id FROM outbox WHERE id = ?1",
+                [o],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?,
+        None => None,
+    };
+    Ok(Some(Linked {
+        status: Status::parse(&status, id)?,
+        outbox,
+    }))
+}
+
+/// `resolve --applied`: the document exists (with its Luca id when given); the outbox
+/// row is done and every adjustment linked to it applied. Returns the adjustments moved.
+pub fn resolve_applied(
+    conn: &Connection,
+    outbox_id: i64,
+    luca_id: Option<i64>,
+    now: &str,
+) -> anyhow::Result<u64> {
+    use super::outbox::{self, State};
+    outbox::settle(
+        conn,
+        outbox_id,
+        State::Done,
+        luca_id,
+        "resolved_applied",
+        Some("adjustments resolve --applied"),
+        now,
+    )?;
+    conn.execute(
+        "DELETE FROM outbox_retries WHERE outbox_id = ?1",
+        [outbox_id],
+    )?;
+    follow_outbox(conn, outbox_id, State::Done, now)
+}
+
+/// `resolve --retry`: the document does not exist; the row goes back to `pending` with
+/// one create allowed without a lookup, and its adjustments to `approved`.
+pub fn resolve_retry(conn: &Connection, outbox_id: i64, now: &str) -> anyhow::Result<u64> {
+    use super::outbox::{self, State};
+    outbox::settle(
+        conn,
+        outbox_id,
+        State::Pending,
+        None,
+        "resolved_retry",
+        Some("adjustments resolve --retry: one new create allowed"),
+        now,
+    )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO outbox_retries (outbox_id, granted_at) VALUES (?1, ?2)",
+        params![outbox_id, now],
+    )?;
+    follow_outbox(conn, outbox_id, State::Pending, now)
+}
+
+/// The adjustments of an order an invoice carries or may carry (approved or unknown).
+pub fn live_of_order(conn: &Connection, order_id: i64) -> anyhow::Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM adjustments WHERE kind = 'sale' AND order_id = ?1
+           AND status IN ('approved','unknown') ORDER BY id",
+    )?;
+    Ok(stmt
+        .query_map([order_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Whether a person allowed outbox row `outbox_id` one create without a lookup.
+pub fn retry_granted(conn: &Connection, outbox_id: i64) -> anyhow::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM outbox_retries WHERE outbox_id = ?1",
+            [outbox_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Uses up the grant (in the transaction that marks the row `sending`).
+pub fn consume_retry(conn: &Connection, outbox_id: i64) -> anyhow::Result<()> {
+    conn.execute(
+        "DELETE FROM outbox_retries WHERE outbox_id = ?1",
+        [outbox_id],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 pub mod adjustments;
 pub mod catalog;
+pub mod invoices;
 pub mod lock;
 pub mod luca_findings;
 pub mod luca_ids;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../sql/0002_resumable_walks.sql")),
     (3, include_str!("../../sql/0003_luca_findings.sql")),
     (4, include_str!("../../sql/0004_accounts.sql")),
+    (5, include_str!("../../sql/0005_invoices.sql")),
 ];
 
 /// The schema version this binary writes.

@@ -444,6 +444,7 @@ async fn reconcile(ctx: &Ctx, tally: &mut Tally, kinds: &Accounts) -> anyhow::Re
                 kind: Some(noun.to_string()),
                 luca_id: Some(account.id),
                 payload: None,
+                totals: None,
             });
         }
     }

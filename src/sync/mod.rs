@@ -4,7 +4,9 @@
 
 pub mod accounts;
 pub mod delete_sku;
+pub mod despatches;
 pub mod identity;
+pub mod invoices;
 pub mod orders;
 pub mod partners;
 pub mod products;

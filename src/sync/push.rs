@@ -25,7 +25,7 @@ use crate::luca::{self, LucaClient, Outcome};
 use crate::progress::Progress;
 use crate::report::{Action, Planned, Tally};
 use crate::store::outbox::{self, Enqueued, Row, State};
-use crate::store::{luca_findings, quarantine};
+use crate::store::{adjustments, luca_findings, quarantine};
 
 /// What a lookup by natural key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub enum Lookup {
     Absent,
     /// Luca offers no lookup for this kind: an unclear outcome waits for a person.
     Unsupported,
+    /// The answer could not settle it (several candidates, or one another row may own):
+    /// never "absent"; the row waits for `adjustments resolve`. Says why, with the
+    /// candidates' Luca ids.
+    Unclear(String),
 }
 
 /// One kind of Luca object, as the pipeline needs to know it.
@@ -51,6 +55,30 @@ pub trait Kind {
     fn look_before_first_create(&self) -> bool;
     /// Finds the object by its natural key. Errors mean "could not tell".
     async fn lookup(&self, luca: &LucaClient, key: &str) -> Result<Lookup, luca::Error>;
+    /// Finds the object of an outbox row. Kinds whose natural key Luca cannot look up
+    /// (invoices, despatch notes) match on the row's payload and on what the store has
+    /// claimed already; the others look up their key.
+    async fn lookup_row(&self, ctx: &Ctx, luca: &LucaClient, row: &Row) -> anyhow::Result<Lookup> {
+        let _ = ctx;
+        Ok(self.lookup(luca, &row.key).await?)
+    }
+    /// Rows with the same group are settled one at a time, oldest first (rows whose
+    /// lookups could take each other's object: invoices sharing a fingerprint).
+    fn serial_group(&self, row: &Row) -> Option<String> {
+        let _ = row;
+        None
+    }
+    /// Links the records a row settles (an order's approved adjustments) to it, in the
+    /// transaction that first changes its state.
+    fn link(&self, conn: &Connection, row: &Row) -> anyhow::Result<()> {
+        let _ = (conn, row);
+        Ok(())
+    }
+    /// What a dry run shows beside the payload (an invoice's totals).
+    fn plan_totals(&self, payload: &Value) -> Option<Value> {
+        let _ = payload;
+        None
+    }
     /// The new object's id in a create answer.
     fn created_id(&self, answer: &Value) -> Option<i64>;
     /// Records a settled object in the store's id maps (same transaction as the row).
@@ -139,29 +167,35 @@ pub async fn run<K: Kind>(
     let mut not_started = 0usize;
     loop {
         round += 1;
-        let mut results = futures::stream::iter(rows)
-            .map(|row| {
+        let mut results = futures::stream::iter(chains(kind, rows))
+            .map(|chain| {
                 let (progress, stop) = (&progress, &stop);
                 async move {
-                    // After a fatal error, or once SIGINT/SIGTERM asked for a stop, no
-                    // new row starts; rows in flight finish.
-                    if stop.get() || ctx.stop_requested().is_some() {
-                        return None;
+                    let mut out = Vec::with_capacity(chain.len());
+                    for row in chain {
+                        // After a fatal error, or once SIGINT/SIGTERM asked for a stop,
+                        // no new row starts; rows in flight finish.
+                        if stop.get() || ctx.stop_requested().is_some() {
+                            out.push(None);
+                            continue;
+                        }
+                        let key = row.key.clone();
+                        let r = settle_row(ctx, luca, kind, row).await;
+                        if round == 1 {
+                            progress.inc(1);
+                        }
+                        if let Err(e) = &r
+                            && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
+                        {
+                            stop.set(true);
+                        }
+                        out.push(Some((key, r)));
                     }
-                    let key = row.key.clone();
-                    let r = settle_row(ctx, luca, kind, row).await;
-                    if round == 1 {
-                        progress.inc(1);
-                    }
-                    if let Err(e) = &r
-                        && e.downcast_ref::<luca::Error>().is_some_and(is_fatal)
-                    {
-                        stop.set(true);
-                    }
-                    Some((key, r))
+                    out
                 }
             })
-            .buffer_unordered(luca.sessions());
+            .buffer_unordered(luca.sessions())
+            .flat_map(futures::stream::iter);
         while let Some(done) = results.next().await {
             let Some((key, r)) = done else {
                 not_started += 1;
@@ -226,6 +260,26 @@ pub async fn run<K: Kind>(
         None if not_started > 0 => Ok(ctx.check_stop()?),
         None => Ok(()),
     }
+}
+
+/// The rows in chains: each chain is settled in order on one session, chains run side by
+/// side. Rows of one serial group share a chain (oldest first); the others are alone.
+fn chains<K: Kind>(kind: &K, rows: Vec<Row>) -> Vec<Vec<Row>> {
+    let mut out: Vec<Vec<Row>> = Vec::new();
+    let mut by_group: std::collections::HashMap<String, usize> = Default::default();
+    for row in rows {
+        match kind.serial_group(&row) {
+            Some(g) => match by_group.get(&g) {
+                Some(&i) => out[i].push(row),
+                None => {
+                    by_group.insert(g, out.len());
+                    out.push(vec![row]);
+                }
+            },
+            None => out.push(vec![row]),
+        }
+    }
+    out
 }
 
 /// Rounds over the unclear outcomes within one run (the first included).
@@ -335,12 +389,32 @@ fn finish<K: Kind>(
     detail: Option<&str>,
 ) -> anyhow::Result<()> {
     ctx.store.write(|tx| {
-        outbox::settle(tx, row.id, state, id, outcome, detail, &crate::store::now())?;
+        let now = crate::store::now();
+        kind.link(tx, row)?;
+        outbox::settle(tx, row.id, state, id, outcome, detail, &now)?;
+        adjustments::follow_outbox(tx, row.id, state, &now)?;
         if state == State::Done {
             kind.record(tx, &row.key, id, outcome == "adopted")?;
         }
         Ok(())
     })
+}
+
+/// A row's lookup: a Luca failure is the inner error (the row's "could not tell"); a
+/// failure of the store is the outer one.
+async fn lookup_row<K: Kind>(
+    ctx: &Ctx,
+    luca: &LucaClient,
+    kind: &K,
+    row: &Row,
+) -> anyhow::Result<Result<Lookup, luca::Error>> {
+    match kind.lookup_row(ctx, luca, row).await {
+        Ok(found) => Ok(Ok(found)),
+        Err(e) => match e.downcast::<luca::Error>() {
+            Ok(le) => Ok(Err(le)),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 async fn settle_row<K: Kind>(
@@ -350,8 +424,11 @@ async fn settle_row<K: Kind>(
     row: Row,
 ) -> anyhow::Result<Settled> {
     let name = kind.name();
-    if row.may_exist() || kind.look_before_first_create() {
-        let found = match kind.lookup(luca, &row.key).await {
+    // A person checked Luca and found nothing (`adjustments resolve --retry`): one
+    // create without a lookup.
+    let retry = adjustments::retry_granted(ctx.store.conn(), row.id)?;
+    if !retry && (row.may_exist() || kind.look_before_first_create()) {
+        let found = match lookup_row(ctx, luca, kind, &row).await? {
             Ok(found) => found,
             Err(e) if is_fatal(&e) => return Err(e.into()),
             Err(e) => {
@@ -380,6 +457,7 @@ async fn settle_row<K: Kind>(
                     key: row.key.clone(),
                     kind: Some(name.to_string()),
                     luca_id: Some(id),
+                    totals: None,
                     payload: None,
                 }));
             }
@@ -388,13 +466,27 @@ async fn settle_row<K: Kind>(
                 return Ok(Settled::Adopted);
             }
             Lookup::Unsupported if row.may_exist() => {
-                return Ok(Settled::InDoubt(format!(
+                let why = format!(
                     "outcome unknown ({}) and Luca offers no lookup for a {name}: check Luca, \
                      then `adjustments resolve` it",
                     row.last_error
                         .as_deref()
                         .unwrap_or("the run was interrupted")
-                )));
+                );
+                if !ctx.dry_run() && row.state != State::Unknown {
+                    finish(ctx, kind, &row, State::Unknown, None, "unknown", Some(&why))?;
+                }
+                return Ok(Settled::InDoubt(why));
+            }
+            Lookup::Unclear(why) => {
+                let why = format!(
+                    "could not tell whether Luca has it: {why}; check Luca, then `adjustments \
+                     resolve ID --applied --luca-id N` (it exists) or `--retry` (it does not)"
+                );
+                if !ctx.dry_run() {
+                    finish(ctx, kind, &row, State::Unknown, None, "unclear", Some(&why))?;
+                }
+                return Ok(Settled::InDoubt(why));
             }
             Lookup::Absent | Lookup::Unsupported => {}
         }
@@ -406,11 +498,15 @@ async fn settle_row<K: Kind>(
             key: row.key.clone(),
             kind: Some(name.to_string()),
             luca_id: None,
+            totals: kind.plan_totals(&row.payload),
             payload: Some(row.payload.clone()),
         }));
     }
-    ctx.store
-        .write(|tx| outbox::mark_sending(tx, row.id, None, &crate::store::now()))?;
+    ctx.store.write(|tx| {
+        kind.link(tx, &row)?;
+        adjustments::consume_retry(tx, row.id)?;
+        outbox::mark_sending(tx, row.id, None, &crate::store::now())
+    })?;
     let outcome = match luca.write_once(kind.endpoint(), &row.payload).await {
         Ok(o) => o,
         Err(e) => {
@@ -438,7 +534,7 @@ async fn settle_row<K: Kind>(
             }
         },
         // Luca has it already (an earlier run, or a person): adopt its id.
-        Outcome::Exists(msg) => match kind.lookup(luca, &row.key).await {
+        Outcome::Exists(msg) => match lookup_row(ctx, luca, kind, &row).await? {
             Ok(Lookup::Found(id)) => {
                 finish(ctx, kind, &row, State::Done, id, "adopted", Some(&msg))?;
                 Ok(Settled::Adopted)

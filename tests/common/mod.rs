@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod invoicing;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};
