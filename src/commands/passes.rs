@@ -18,6 +18,7 @@ mod customers_pull;
 mod orders_pull;
 mod products_pull;
 mod products_push;
+mod stock;
 mod suppliers_pull;
 mod warehouses_pull;
 
@@ -182,6 +183,10 @@ passes! {
         "Pull Katana locations into the store",
         interval: Some(Interval::Warehouses), after: [], remotes: [Katana],
         file: warehouses_pull;
+    Stock = "stock", ["stock"],
+        "Compare Katana inventory with Luca on-hand; queue drift adjustments; send approved slips",
+        interval: Some(Interval::Stock), after: [ProductsPull, WarehousesPull, OrdersPull],
+        remotes: [Katana, Luca], file: stock;
     DeleteSku = "delete_sku", [], "Delete the Luca stock card of a SKU",
         interval: None, after: [], remotes: [Luca], file: ;
 }

@@ -6,6 +6,7 @@ pub mod cards;
 pub mod charset;
 pub mod client;
 pub mod probe;
+pub mod stock;
 
 pub use client::{Error, LucaClient, Outcome};
 

@@ -267,6 +267,13 @@ pub fn missing_ids(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<i64>> {
     Ok(missing)
 }
 
+// ---- stock drift (the stock pass) ------------------------------------------------------
+
+/// The status of adjustment `id` as stored (an unknown one is an error).
+pub fn parse_status(s: &str, id: i64) -> Result<Status, crate::error::Error> {
+    Status::parse(s, id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

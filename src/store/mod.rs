@@ -13,6 +13,7 @@ pub mod orders;
 pub mod outbox;
 pub mod quarantine;
 pub mod runs;
+pub mod stock;
 pub mod watermarks;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../sql/0001_init.sql")),
     (2, include_str!("../../sql/0002_resumable_walks.sql")),
     (3, include_str!("../../sql/0003_luca_findings.sql")),
+    (6, include_str!("../../sql/0006_stock.sql")),
 ];
 
 /// The schema version this binary writes.
