@@ -59,7 +59,12 @@ fn expected_drift(env: &Env) -> Expected {
     env.sandbox().with_luca(|l| {
         let mut keys: BTreeSet<(String, String)> = katana.keys().cloned().collect();
         for wh in ["001", "002"] {
-            for code in l.branches[&1].on_hand.get(wh).into_iter().flat_map(|m| m.keys()) {
+            for code in l.branches[&1]
+                .on_hand
+                .get(wh)
+                .into_iter()
+                .flat_map(|m| m.keys())
+            {
                 if cards.contains(code) {
                     keys.insert((code.clone(), wh.to_string()));
                 }
@@ -90,8 +95,15 @@ fn drift_of(run: &Value) -> Expected {
         .unwrap_or_else(|| panic!("no drift array: {run}"))
         .iter()
         .map(|d| {
-            let s = |k: &str| d[k].as_str().unwrap_or_else(|| panic!("{k} in {d}")).to_string();
-            ((s("sku"), s("warehouse")), (s("katana"), s("luca"), s("delta")))
+            let s = |k: &str| {
+                d[k].as_str()
+                    .unwrap_or_else(|| panic!("{k} in {d}"))
+                    .to_string()
+            };
+            (
+                (s("sku"), s("warehouse")),
+                (s("katana"), s("luca"), s("delta")),
+            )
         })
         .collect()
 }
@@ -101,7 +113,14 @@ fn abs_deltas(run: &Value) -> Vec<Decimal> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| d["delta"].as_str().unwrap().parse::<Decimal>().unwrap().abs())
+        .map(|d| {
+            d["delta"]
+                .as_str()
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap()
+                .abs()
+        })
         .collect()
 }
 
@@ -114,10 +133,12 @@ fn drift_adjustments(env: &Env, status: &str) -> Vec<(i64, String, String, Strin
              WHERE kind = 'stock_drift' AND status = ?1 ORDER BY id",
         )
         .unwrap();
-    stmt.query_map([status], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map([status], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 /// Slips in the sandbox's Luca per belgeTakipNo (the seeded opening slip has none).
@@ -177,14 +198,22 @@ fn a_seeded_drift_is_reported_exactly_then_approved_slips_close_it_once() {
     assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{text}");
     assert!(text.contains("drift (Katana − Luca)"), "{text}");
     assert_eq!(drift_adjustments(&env, "pending").len(), expected.len());
-    assert_eq!(hits(&env.stats(), SLIP), 0, "nothing approved, nothing sent");
+    assert_eq!(
+        hits(&env.stats(), SLIP),
+        0,
+        "nothing approved, nothing sent"
+    );
 
     // Approve: one slip each, in or out by sign; then the drift is gone.
     let (code, v) = env.run_json(&["adjustments", "approve", "--all"]);
     assert_eq!(code, 0, "{v}");
     let (code, run) = env.run_json(&["stock"]);
     assert_eq!(code, 0, "{run}");
-    assert_eq!(run["created"].as_u64(), Some(expected.len() as u64), "{run}");
+    assert_eq!(
+        run["created"].as_u64(),
+        Some(expected.len() as u64),
+        "{run}"
+    );
     assert_eq!(hits(&env.stats(), SLIP), expected.len() as u64);
     let applied = drift_adjustments(&env, "applied");
     assert_eq!(applied.len(), expected.len());
@@ -199,7 +228,10 @@ fn a_seeded_drift_is_reported_exactly_then_approved_slips_close_it_once() {
                 .find(|s| s.belge_takip_no.as_deref() == Some(key.as_str()))
                 .unwrap();
             let q: Decimal = q.parse().unwrap();
-            assert_eq!(slip.belge_tur_detay_id, if q > Decimal::ZERO { 150 } else { 151 });
+            assert_eq!(
+                slip.belge_tur_detay_id,
+                if q > Decimal::ZERO { 150 } else { 151 }
+            );
             assert_eq!(slip.lines[0].kart_kodu, *sku);
             assert_eq!(slip.lines[0].depo_kodu, *wh);
             assert_eq!(slip.lines[0].miktar, q.abs());
@@ -216,7 +248,9 @@ fn a_seeded_drift_is_reported_exactly_then_approved_slips_close_it_once() {
     assert_eq!(hits(&env.stats(), SLIP), expected.len() as u64);
     assert_eq!(env.stats().luca.duplicate_creates.stock_slip, 0);
     assert_eq!(
-        env.count("SELECT count(*) FROM adjustments WHERE kind = 'stock_drift' AND status <> 'applied'"),
+        env.count(
+            "SELECT count(*) FROM adjustments WHERE kind = 'stock_drift' AND status <> 'applied'"
+        ),
         0
     );
 }
@@ -273,7 +307,11 @@ fn a_new_drift_supersedes_the_old_and_so_does_a_drift_that_closed_by_itself() {
     let new = by.expect("superseded by the new drift");
     let new_q: String = env
         .store()
-        .query_row("SELECT quantity FROM adjustments WHERE id = ?1", [new], |r| r.get(0))
+        .query_row(
+            "SELECT quantity FROM adjustments WHERE id = ?1",
+            [new],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(
         new_q.parse::<Decimal>().unwrap(),
@@ -301,8 +339,13 @@ fn an_approved_sale_not_yet_invoiced_is_not_proposed_again_as_drift() {
     // A card without drift in 001, sold: 3 pieces on an open order.
     let cards: Vec<String> = {
         let c = env.store();
-        let mut stmt = c.prepare("SELECT sku FROM luca_stock_cards ORDER BY sku").unwrap();
-        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        let mut stmt = c
+            .prepare("SELECT sku FROM luca_stock_cards ORDER BY sku")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
     let sku = cards
         .iter()
@@ -351,7 +394,10 @@ fn an_approved_sale_not_yet_invoiced_is_not_proposed_again_as_drift() {
         .iter()
         .filter(|d| d["sku"] == sku.as_str() && d["warehouse"] == "001")
         .collect();
-    assert!(lines.is_empty(), "the sale on its way is no drift: {lines:?}");
+    assert!(
+        lines.is_empty(),
+        "the sale on its way is no drift: {lines:?}"
+    );
     let proposed = env.count(&format!(
         "SELECT count(*) FROM adjustments WHERE kind = 'stock_drift' AND sku = '{sku}' AND warehouse = '001'"
     ));
@@ -394,7 +440,10 @@ fn dry_run_lists_the_slips_and_sends_nothing() {
         assert_eq!(body["detayList"][0]["kartKodu"], sku.as_str());
         assert_eq!(body["depoKodu"], wh.as_str());
         let q: Decimal = q.parse().unwrap();
-        assert_eq!(body["belgeTurDetayId"], if q > Decimal::ZERO { 150 } else { 151 });
+        assert_eq!(
+            body["belgeTurDetayId"],
+            if q > Decimal::ZERO { 150 } else { 151 }
+        );
     }
     let text = common::stdout(&env.run(&["--dry-run", "stock"]));
     assert!(text.contains("kind=stock_slip"), "{text}");
@@ -445,9 +494,14 @@ fn assert_each_slip_at_most_once(env: &Env) -> BTreeSet<i64> {
         let id: i64 = key.trim_start_matches("ADJ-").parse().unwrap();
         let status: String = env
             .store()
-            .query_row("SELECT status FROM adjustments WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT status FROM adjustments WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .unwrap();
-        assert!(status == "applied" || status == "unknown", "{key}: {status}");
+        assert!(
+            status == "applied" || status == "unknown",
+            "{key}: {status}"
+        );
     }
     assert_eq!(env.stats().luca.duplicate_creates.stock_slip, 0);
     unknown
@@ -506,21 +560,32 @@ fn kill_9_at_twenty_moments_during_the_slip_push_never_sends_a_second_slip() {
     let sent = hits(&env.stats(), SLIP);
     let (_, again) = env.run_json(&["stock"]);
     assert_eq!(hits(&env.stats(), SLIP), sent);
-    assert_eq!(drift_adjustments(&env, "unknown").len(), unknown.len(), "{again}");
-    assert_eq!(common::integrity(&env.db()), "ok");
+    assert_eq!(
+        drift_adjustments(&env, "unknown").len(),
+        unknown.len(),
+        "{again}"
+    );
     let applied = drift_adjustments(&env, "applied").len();
+    let landed = unknown
+        .iter()
+        .filter(|id| slips_per_key(&env).contains_key(&format!("ADJ-{id}")))
+        .count();
+    settle_by_hand_as_resolve_would(&env, &unknown);
+    assert_eq!(common::integrity(&env.db()), "ok");
     eprintln!(
         "slip kill -9 sweep: {} kills mid-push (target creates, creates seen): {kills:?}; \
          {approved} slips approved, {applied} applied, {} unknown (of which {} landed), \
-         {sent} slip creates sent, second slips 0",
+         {sent} slip creates sent; after --applied/--retry by hand every drift closed; \
+         second slips 0",
         kills.len(),
         unknown.len(),
-        unknown
-            .iter()
-            .filter(|id| slips_per_key(&env).contains_key(&format!("ADJ-{id}")))
-            .count()
+        landed
     );
-    assert!(kills.len() >= 20, "only {} kills landed mid-push", kills.len());
+    assert!(
+        kills.len() >= 20,
+        "only {} kills landed mid-push",
+        kills.len()
+    );
 }
 
 #[test]
@@ -532,9 +597,16 @@ fn a_lost_answer_leaves_the_slip_unknown_and_it_is_never_sent_again() {
     let lost = env.stats().luca.lost_responses;
     assert!(lost > 0, "some answers were lost");
     let sent = hits(&env.stats(), SLIP);
-    assert_eq!(sent, approved as u64, "one create per adjustment, none sent again");
+    assert_eq!(
+        sent, approved as u64,
+        "one create per adjustment, none sent again"
+    );
     let unknown = assert_each_slip_at_most_once(&env);
-    assert_eq!(unknown.len() as u64, lost, "every lost answer is unknown: {run}");
+    assert_eq!(
+        unknown.len() as u64,
+        lost,
+        "every lost answer is unknown: {run}"
+    );
     assert_eq!(run["unknown_outcomes"].as_u64(), Some(lost), "{run}");
     env.sandbox().set_faults(Default::default());
     let (code, run) = env.run_json(&["stock"]);
@@ -592,5 +664,53 @@ fn an_inventory_pull_of_5000_variants_at_3_locations_keeps_the_rate_limit() {
         took.as_secs_f64(),
         stats.katana.max_requests_in_60s,
         stats.katana.rate_limited
+    );
+}
+
+/// What `adjustments resolve` does to the rows (its own test comes with the command):
+/// `--applied` for the unknown slips that reached Luca, `--retry` for those that did
+/// not. The next `stock` sends each retried slip once, and nothing else.
+fn settle_by_hand_as_resolve_would(env: &Env, unknown: &BTreeSet<i64>) {
+    let landed = slips_per_key(env);
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    let mut retried = 0;
+    for id in unknown {
+        let (state, adj) = if landed.contains_key(&format!("ADJ-{id}")) {
+            ("done", "applied")
+        } else {
+            retried += 1;
+            ("pending", "approved")
+        };
+        c.execute(
+            "UPDATE outbox SET state = ?1 WHERE id = (SELECT outbox_id FROM adjustments WHERE id = ?2)",
+            rusqlite::params![state, id],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE adjustments SET status = ?1 WHERE id = ?2",
+            rusqlite::params![adj, id],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let sent = hits(&env.stats(), SLIP);
+    let (code, run) = env.run_json(&["stock"]);
+    assert_eq!(code, 0, "{run}");
+    assert_eq!(
+        hits(&env.stats(), SLIP),
+        sent + retried,
+        "one new create per retry"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM adjustments WHERE kind = 'stock_drift' AND status NOT IN ('applied','superseded')"),
+        0
+    );
+    assert!(slips_per_key(env).values().all(|n| *n == 1));
+    let (code, run) = env.run_json(&["stock"]);
+    assert_eq!(code, 0, "{run}");
+    assert_eq!(
+        run["drift"],
+        serde_json::json!([]),
+        "every drift closed: {run}"
     );
 }
