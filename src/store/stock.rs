@@ -460,6 +460,18 @@ pub fn settle_from_slips(conn: &Connection, now: &str) -> anyhow::Result<u64> {
     Ok((applied + unknown) as u64)
 }
 
+/// The slip `key` was created: its adjustment is applied (in the transaction that
+/// records the slip as done). Only this one: other slips may still be in flight.
+pub fn apply_slip(conn: &Connection, key: &str, now: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE adjustments SET status = 'applied', updated_at = ?3
+         WHERE kind = 'stock_drift' AND status IN ('approved','unknown') AND outbox_id =
+            (SELECT id FROM outbox WHERE kind = ?1 AND natural_key = ?2 AND state = 'done')",
+        params![SLIP_KIND, key, now],
+    )?;
+    Ok(())
+}
+
 /// Katana's average cost of a SKU (the highest its levels report), for the slip's
 /// unit price.
 pub fn average_cost(conn: &Connection, sku: &str) -> anyhow::Result<Option<Decimal>> {

@@ -49,11 +49,11 @@ impl Kind for StockSlips {
     fn record(
         &self,
         conn: &Connection,
-        _key: &str,
+        key: &str,
         _id: Option<i64>,
         _adopted: bool,
     ) -> anyhow::Result<()> {
-        stock::settle_from_slips(conn, &crate::store::now()).map(|_| ())
+        stock::apply_slip(conn, key, &crate::store::now())
     }
 }
 
