@@ -95,6 +95,9 @@ pub struct Extra {
     /// Adjustments an orders pull queued (said even when none).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub adjustments_created: Option<u64>,
+    /// Where Katana's stock and Luca's on-hand disagree (`stock`; said even when none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub drift: Option<Vec<DriftLine>>,
     /// How many records held by earlier runs this run did not meet again.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub held: u64,
@@ -116,6 +119,75 @@ pub struct Extra {
     /// Creates whose outcome stays unknown (looked up before anything is sent again).
     #[serde(skip_serializing_if = "is_zero", default)]
     pub unknown_outcomes: u64,
+    /// Stock slips whose outcome is unknown, and whether their drift closed since.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unknown_slips: Vec<UnknownSlip>,
+}
+
+/// One line of the drift report: a SKU in a warehouse where the books disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftLine {
+    pub sku: String,
+    pub warehouse: String,
+    /// Katana's quantity in stock (summed over the locations mapped to the warehouse).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub katana: rust_decimal::Decimal,
+    /// Luca's on-hand quantity.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub luca: rust_decimal::Decimal,
+    /// What sales already under way will still change in Katana − Luca (approved but
+    /// not yet invoiced, invoiced but not yet delivered; docs/stock.md).
+    #[serde(
+        with = "rust_decimal::serde::str",
+        skip_serializing_if = "rust_decimal::Decimal::is_zero",
+        default
+    )]
+    pub in_transit: rust_decimal::Decimal,
+    /// Katana − Luca + in transit: what a slip would book into Luca.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub delta: rust_decimal::Decimal,
+}
+
+/// A stock slip sent with no clear answer: it waits for `adjustments resolve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownSlip {
+    pub adjustment_id: i64,
+    pub sku: String,
+    pub warehouse: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: rust_decimal::Decimal,
+    /// The drift of its SKU and warehouse in this run's snapshot; `null` for a slip
+    /// sent in this run (the next run's snapshot tells).
+    #[serde(with = "rust_decimal::serde::str_option", default)]
+    pub drift_now: Option<rust_decimal::Decimal>,
+    /// True when that drift has closed since (the slip most likely landed).
+    pub drift_closed: Option<bool>,
+}
+
+impl UnknownSlip {
+    /// What the operator should do, from what the snapshot shows.
+    pub fn advice(&self) -> String {
+        let id = self.adjustment_id;
+        match (self.drift_now, self.drift_closed) {
+            (_, Some(true)) => format!(
+                "the drift has closed since, so the slip most likely reached Luca: check \
+                 Luca, then `adjustments resolve {id} --applied`"
+            ),
+            (Some(now), _) if now == self.quantity => format!(
+                "the drift is still {now}, so the slip most likely did not reach Luca: check \
+                 Luca, then `adjustments resolve {id} --retry`"
+            ),
+            (Some(now), _) => format!(
+                "the drift is now {now} (the slip was for {}): check Luca, then \
+                 `adjustments resolve {id} --applied` or `--retry`",
+                self.quantity
+            ),
+            (None, _) => format!(
+                "sent in this run; the next `stock` run shows whether its drift closed, then \
+                 `adjustments resolve {id} --applied` or `--retry`"
+            ),
+        }
+    }
 }
 
 /// A field that is there, even as `null` (serde takes `null` for absent otherwise).
@@ -388,6 +460,20 @@ pub fn render_run(run: &Run) -> String {
             }
         );
     }
+    if let Some(drift) = &run.extra.drift {
+        render_drift(&mut out, drift);
+    }
+    for u in &run.extra.unknown_slips {
+        let _ = writeln!(
+            out,
+            "  slip of adjustment {} ({} in {}, {}): outcome unknown; {}",
+            u.adjustment_id,
+            u.sku,
+            u.warehouse,
+            u.quantity,
+            u.advice()
+        );
+    }
     let planned = &run.extra.planned;
     if !planned.is_empty() {
         let _ = writeln!(out, "  would write {} record(s):", planned.len());
@@ -403,6 +489,49 @@ pub fn render_run(run: &Run) -> String {
         }
     }
     out
+}
+
+/// How many drift lines the text table shows (`--json` lists all).
+const DRIFT_SHOWN: usize = 50;
+
+/// The drift as a table, largest absolute delta first (the order the pass gives).
+fn render_drift(out: &mut String, drift: &[DriftLine]) {
+    if drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no drift: Katana and Luca agree on every compared SKU"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  drift (Katana − Luca), {} line(s), largest first:",
+        drift.len()
+    );
+    let _ = writeln!(
+        out,
+        "    {:<24} {:<10} {:>14} {:>14} {:>12} {:>14}",
+        "sku", "warehouse", "katana", "luca", "in transit", "delta"
+    );
+    for d in drift.iter().take(DRIFT_SHOWN) {
+        let _ = writeln!(
+            out,
+            "    {:<24} {:<10} {:>14} {:>14} {:>12} {:>14}",
+            d.sku,
+            d.warehouse,
+            d.katana.to_string(),
+            d.luca.to_string(),
+            d.in_transit.to_string(),
+            d.delta.to_string()
+        );
+    }
+    if drift.len() > DRIFT_SHOWN {
+        let _ = writeln!(
+            out,
+            "    … and {} more (--json lists all)",
+            drift.len() - DRIFT_SHOWN
+        );
+    }
 }
 
 /// How many new orders a run lists by name (text and `--json`); the total is counted.

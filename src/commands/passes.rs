@@ -21,6 +21,7 @@ mod invoices;
 mod orders_pull;
 mod products_pull;
 mod products_push;
+mod stock;
 mod suppliers_pull;
 mod suppliers_push;
 mod warehouses_pull;
@@ -209,6 +210,10 @@ passes! {
         "Push a despatch note for every invoiced order Katana reports delivered",
         interval: Some(Interval::Despatches), after: [Invoices], remotes: [Luca],
         file: despatches;
+    Stock = "stock", ["stock"],
+        "Compare Katana inventory with Luca on-hand; queue drift adjustments; send approved slips",
+        interval: Some(Interval::Stock), after: [ProductsPull, WarehousesPull, OrdersPull],
+        remotes: [Katana, Luca], file: stock;
     DeleteSku = "delete_sku", [], "Delete the Luca stock card of a SKU",
         interval: None, after: [], remotes: [Luca], file: ;
 }

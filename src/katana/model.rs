@@ -371,6 +371,19 @@ pub struct TaxRate {
     pub updated_at: Option<String>,
 }
 
+/// One level of `/inventory`: a variant's stock at a location (decimal strings).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InventoryLevel {
+    #[serde(deserialize_with = "de_id_opt")]
+    pub variant_id: Option<i64>,
+    #[serde(deserialize_with = "de_id_opt")]
+    pub location_id: Option<i64>,
+    #[serde(default, deserialize_with = "de_decimal_opt")]
+    pub quantity_in_stock: Option<Decimal>,
+    #[serde(default, deserialize_with = "de_decimal_opt")]
+    pub average_cost: Option<Decimal>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod charset;
 pub mod client;
 pub mod documents;
 pub mod probe;
+pub mod stock;
 
 pub use client::{Error, LucaClient, Outcome};
 

@@ -970,19 +970,53 @@ fn luca(g: &mut Gen, k: &KatanaData, main_id: i64) -> LucaData {
             raw: None,
         });
     }
-    // Opening stock for the seeded stock cards, as a person's opening slip in 001.
-    let lines: Vec<DocLine> = adopted
-        .iter()
-        .filter(|(code, _)| !code.starts_with("HZM"))
-        .map(|(code, name)| DocLine {
-            kart_kodu: code.clone(),
-            kart_adi: Some(name.clone()),
-            miktar: Decimal::from(g.rng.random_range(10..100)),
-            birim_fiyat: None,
-            kdv_oran: None,
-            depo_kodu: "001".into(),
-        })
-        .collect();
+    // Opening stock for the seeded stock cards, as a person's opening slip: what Katana
+    // holds at 1001 into 001 and at 1002 into 002, but for three seeded drifts
+    // (docs/sandbox.md); the card unknown to Katana gets a drawn quantity in 001.
+    let level = |code: &str, location: i64| -> Decimal {
+        let variants: Vec<i64> = k
+            .variants
+            .values()
+            .filter(|v| v.sku.as_deref() == Some(code))
+            .map(|v| v.id)
+            .collect();
+        k.inventory
+            .iter()
+            .filter(|i| i.location_id == location && variants.contains(&i.variant_id))
+            .map(|i| i.quantity_in_stock)
+            .sum()
+    };
+    let mut lines: Vec<DocLine> = Vec::new();
+    let mut known = 0;
+    for (code, name) in adopted.iter().filter(|(code, _)| !code.starts_with("HZM")) {
+        // Drawn for every card, so the generator's sequence stays what it was.
+        let drawn = Decimal::from(g.rng.random_range(10..100));
+        let in_katana = k.variants.values().any(|v| v.sku.as_deref() == Some(code));
+        let quantities = if in_katana {
+            let (main, izmir) = (level(code, 1001), level(code, 1002));
+            let q = match known {
+                0 => [main + Decimal::from(4), izmir],
+                1 => [main, izmir + Decimal::from(3)],
+                // Never booked into 001: Luca holds none of Katana's stock there.
+                2 => [Decimal::ZERO, izmir],
+                _ => [main, izmir],
+            };
+            known += 1;
+            [("001", q[0]), ("002", q[1])]
+        } else {
+            [("001", drawn), ("002", Decimal::ZERO)]
+        };
+        for (depo, miktar) in quantities.into_iter().filter(|(_, q)| *q > Decimal::ZERO) {
+            lines.push(DocLine {
+                kart_kodu: code.clone(),
+                kart_adi: Some(name.clone()),
+                miktar,
+                birim_fiyat: None,
+                kdv_oran: None,
+                depo_kodu: depo.into(),
+            });
+        }
+    }
     let mut on_hand: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
     for line in &lines {
         *on_hand

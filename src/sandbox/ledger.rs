@@ -367,8 +367,9 @@ impl DocKind {
             DocKind::Invoice => &[(76, -1), (69, 1), (72, 1)],
             // 52 sales despatch: the stock moved with the invoice already.
             DocKind::Despatch => &[(52, 0)],
-            // 150 other stock in, 151 other stock out.
-            DocKind::StockSlip => &[(150, 1), (151, -1)],
+            // 150 other stock in, 151 other stock out; 41 is the Postman collection's
+            // example (an opening slip), so stock in.
+            DocKind::StockSlip => &[(150, 1), (151, -1), (41, 1)],
         }
     }
 

@@ -403,6 +403,13 @@ pub fn consume_retry(conn: &Connection, outbox_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+// ---- stock drift (the stock pass) ------------------------------------------------------
+
+/// The status of adjustment `id` as stored (an unknown one is an error).
+pub fn parse_status(s: &str, id: i64) -> Result<Status, crate::error::Error> {
+    Status::parse(s, id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

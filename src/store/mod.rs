@@ -14,6 +14,7 @@ pub mod orders;
 pub mod outbox;
 pub mod quarantine;
 pub mod runs;
+pub mod stock;
 pub mod watermarks;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../sql/0003_luca_findings.sql")),
     (4, include_str!("../../sql/0004_accounts.sql")),
     (5, include_str!("../../sql/0005_invoices.sql")),
+    (6, include_str!("../../sql/0006_stock.sql")),
 ];
 
 /// The schema version this binary writes.

@@ -11,6 +11,7 @@ pub mod orders;
 pub mod partners;
 pub mod products;
 pub mod push;
+pub mod stock;
 pub mod stock_cards;
 pub mod warehouses;
 pub mod window;

@@ -1,7 +1,6 @@
 //! Helpers of the invoice and despatch tests: the caris `customers push` will create
 //! (one function, to swap for that pass), and the setup both files share.
 
-
 use super::{Env, Tool};
 use katana_sync::sandbox::ledger::Document;
 
