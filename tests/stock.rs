@@ -570,12 +570,12 @@ fn kill_9_at_twenty_moments_during_the_slip_push_never_sends_a_second_slip() {
         .iter()
         .filter(|id| slips_per_key(&env).contains_key(&format!("ADJ-{id}")))
         .count();
-    settle_by_hand_as_resolve_would(&env, &unknown);
+    settle_with_resolve(&env, &unknown);
     assert_eq!(common::integrity(&env.db()), "ok");
     eprintln!(
         "slip kill -9 sweep: {} kills mid-push (target creates, creates seen): {kills:?}; \
          {approved} slips approved, {applied} applied, {} unknown (of which {} landed), \
-         {sent} slip creates sent; after --applied/--retry by hand every drift closed; \
+         {sent} slip creates sent; after `adjustments resolve` --applied/--retry every drift closed; \
          second slips 0",
         kills.len(),
         unknown.len(),
@@ -616,6 +616,7 @@ fn a_lost_answer_leaves_the_slip_unknown_and_it_is_never_sent_again() {
     let text = common::stdout(&env.run(&["stock"]));
     assert!(text.contains("--applied"), "{text}");
     assert_eq!(drift_adjustments(&env, "unknown").len(), unknown.len());
+    settle_with_resolve(&env, &unknown);
     eprintln!(
         "slip lost answers: {lost} of {sent} slip creates lost, all left unknown, drift reported \
          closed for each, 0 re-sent, second slips 0"
@@ -667,32 +668,28 @@ fn an_inventory_pull_of_5000_variants_at_3_locations_keeps_the_rate_limit() {
     );
 }
 
-/// What `adjustments resolve` does to the rows (its own test comes with the command):
-/// `--applied` for the unknown slips that reached Luca, `--retry` for those that did
-/// not. The next `stock` sends each retried slip once, and nothing else.
-fn settle_by_hand_as_resolve_would(env: &Env, unknown: &BTreeSet<i64>) {
+/// Settles the unknown slips with `adjustments resolve`, as a person would after looking
+/// in Luca: `--applied` for those that reached it, `--retry` for those that did not. The
+/// next `stock` sends each retried slip once, and nothing else.
+fn settle_with_resolve(env: &Env, unknown: &BTreeSet<i64>) {
     let landed = slips_per_key(env);
-    let c = rusqlite::Connection::open(env.db()).unwrap();
     let mut retried = 0;
     for id in unknown {
-        let (state, adj) = if landed.contains_key(&format!("ADJ-{id}")) {
-            ("done", "applied")
+        let id_text = id.to_string();
+        let how = if landed.contains_key(&format!("ADJ-{id}")) {
+            "--applied"
         } else {
             retried += 1;
-            ("pending", "approved")
+            "--retry"
         };
-        c.execute(
-            "UPDATE outbox SET state = ?1 WHERE id = (SELECT outbox_id FROM adjustments WHERE id = ?2)",
-            rusqlite::params![state, id],
-        )
-        .unwrap();
-        c.execute(
-            "UPDATE adjustments SET status = ?1 WHERE id = ?2",
-            rusqlite::params![adj, id],
-        )
-        .unwrap();
+        let out = env.run(&["adjustments", "resolve", &id_text, how]);
+        assert_eq!(out.status.code(), Some(0), "resolve {id} {how}: {out:?}");
     }
-    drop(c);
+    if let Some(id) = unknown.iter().next() {
+        // A settled adjustment is not `unknown` any more: a second resolve is refused.
+        let out = env.run(&["adjustments", "resolve", &id.to_string(), "--applied"]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
     let sent = hits(&env.stats(), SLIP);
     let (code, run) = env.run_json(&["stock"]);
     assert_eq!(code, 0, "{run}");
