@@ -500,3 +500,46 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_invoice_per_order() {
     assert!(kills.len() >= 20, "only {} kills landed", kills.len());
     assert!(lost > 0);
 }
+
+#[test]
+fn invoices_create_the_missing_customer_accounts_first_exactly_once() {
+    let env = Env::new(clean(12, 6, 4), tool(MAP_1003));
+    for pass in [
+        &["products", "pull"][..],
+        &["products", "push"],
+        &["orders", "pull"],
+    ] {
+        let (code, run) = env.run_json(pass);
+        assert!(code == 0 || code == 1, "{pass:?}: {run}");
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM luca_accounts WHERE kind = 'customer'"),
+        0
+    );
+    let (code, run) = env.run_json(&["invoices"]);
+    assert_eq!(code, 0, "{run}");
+    let customers = env.count(
+        "SELECT count(DISTINCT customer_id) FROM sales_orders o
+         JOIN outbox ob ON ob.kind = 'invoice' AND CAST(ob.natural_key AS INTEGER) = o.id",
+    );
+    assert!(customers > 0, "{run}");
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM luca_accounts WHERE kind = 'customer' AND luca_id IS NOT NULL"
+        ),
+        customers,
+        "each invoiced customer has one account"
+    );
+    let (done, unknown) = assert_exactly_once(&env);
+    assert_eq!(
+        (done as i64, unknown),
+        (run["created"].as_i64().unwrap(), 0)
+    );
+    // One cari per customer in Luca, and a rerun creates nothing at all.
+    let caris = env.stats().luca.creates.customer;
+    let (code, again) = env.run_json(&["invoices"]);
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(env.stats().luca.creates.customer, caris);
+    assert_eq!(env.stats().luca.duplicate_creates.customer, 0);
+}

@@ -1,5 +1,5 @@
-//! Helpers of the invoice and despatch tests: the caris `customers push` will create
-//! (one function, to swap for that pass), and the setup both files share.
+//! Helpers of the invoice and despatch tests: the tool config they share and a setup
+//! that pulls, pushes the cards and gives the customers their caris.
 
 use super::{Env, Tool};
 use katana_sync::sandbox::ledger::Document;
