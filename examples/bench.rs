@@ -460,8 +460,9 @@ async fn backfill_at_60(orders: usize, summary: &mut Summary) -> anyhow::Result<
     let (sb, config) = orders_sandbox(dir.path(), "backfill", orders, 60, 100).await?;
     let u = run_child("orders-pull", &config)?;
     let stats = sb.stats().katana;
-    // Sixty requests may go at once; each later one waits for a place in the window.
-    let bound = Duration::from_secs(stats.total.saturating_sub(60));
+    // At most 60 in any 60 s: request k + 60 goes a minute after request k at the
+    // earliest, so N requests need (N - 1) / 60 whole minutes.
+    let bound = Duration::from_secs(stats.total.saturating_sub(1) / 60 * 60);
     summary.add(
         &format!("backfill of {orders} orders at 60 requests/minute (pages of 100)"),
         stats.total,
@@ -559,6 +560,7 @@ async fn delete_sku(
     let url = |m: &str| format!("{}/{m}", sb.luca_url());
     let listing: serde_json::Value = http
         .post(url("ListeleStkSkart.do"))
+        .header("No-Paging", "true")
         .json(&json!({}))
         .send()
         .await?
