@@ -72,12 +72,8 @@ fn context_from(text: &str, path: &Path) -> anyhow::Result<Ctx> {
     )
 }
 
-/// How the earlier integration pushed: one session, many requests in flight on it.
-async fn one_session_concurrent(
-    sb: &Sandbox,
-    skus: &[String],
-    in_flight: usize,
-) -> anyhow::Result<Duration> {
+/// One logged-in Luca session with its branch selected, as a plain HTTP client.
+async fn luca_session(sb: &Sandbox) -> anyhow::Result<reqwest::Client> {
     let http = reqwest::Client::builder().cookie_store(true).build()?;
     let url = |m: &str| format!("{}/{m}", sb.luca_url());
     http.post(url("Giris.do"))
@@ -88,6 +84,17 @@ async fn one_session_concurrent(
         .json(&json!({"orgSirketSubeId": 1}))
         .send()
         .await?;
+    Ok(http)
+}
+
+/// How the earlier integration pushed: one session, many requests in flight on it.
+async fn one_session_concurrent(
+    sb: &Sandbox,
+    skus: &[String],
+    in_flight: usize,
+) -> anyhow::Result<Duration> {
+    let http = luca_session(sb).await?;
+    let url = |m: &str| format!("{}/{m}", sb.luca_url());
     let started = Instant::now();
     futures::stream::iter(skus)
         .map(|sku| {
@@ -115,6 +122,8 @@ struct Usage {
     wall: Duration,
     cpu: Duration,
     peak_rss_kib: u64,
+    /// Bytes this process caused to be written to storage (`/proc/self/io`).
+    written: u64,
 }
 
 fn own_usage(started: Instant) -> Usage {
@@ -139,10 +148,17 @@ fn own_usage(started: Instant) -> Usage {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100);
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let written = io
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     Usage {
         wall: started.elapsed(),
         cpu: Duration::from_millis(ticks * 1000 / per_sec.max(1)),
         peak_rss_kib,
+        written,
     }
 }
 
@@ -193,10 +209,11 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
     }
     let u = own_usage(started);
     eprintln!(
-        "USAGE {} {} {} {requests}",
+        "USAGE {} {} {} {requests} {}",
         u.wall.as_millis(),
         u.cpu.as_millis(),
-        u.peak_rss_kib
+        u.peak_rss_kib,
+        u.written
     );
     Ok(())
 }
@@ -217,41 +234,113 @@ fn run_child(what: &str, config: &Path) -> anyhow::Result<Usage> {
         wall: Duration::from_millis(n[0]),
         cpu: Duration::from_millis(n[1]),
         peak_rss_kib: n[2],
+        written: n.get(4).copied().unwrap_or(0),
     })
 }
 
-async fn orders_table(orders: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+/// One line of the summary table.
+struct Line {
+    scenario: String,
+    requests: String,
+    wall: String,
+    bound: String,
+    result: String,
+}
+
+/// The summary table, one line per scenario, printed last.
+#[derive(Default)]
+struct Summary(Vec<Line>);
+
+impl Summary {
+    fn add(
+        &mut self,
+        scenario: &str,
+        requests: impl ToString,
+        wall: Duration,
+        bound: &str,
+        result: &str,
+    ) {
+        self.0.push(Line {
+            scenario: scenario.to_string(),
+            requests: requests.to_string(),
+            wall: secs(wall),
+            bound: bound.to_string(),
+            result: result.to_string(),
+        });
+    }
+
+    fn print(&self) {
+        println!("| scenario | requests | wall time | bound or target | result |");
+        println!("|---|---|---|---|---|");
+        for l in &self.0 {
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                l.scenario, l.requests, l.wall, l.bound, l.result
+            );
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// A sandbox of Katana orders and the config of a store beside it.
+async fn orders_sandbox(
+    dir: &Path,
+    name: &str,
+    orders: usize,
+    rate_limit: u32,
+    page_size: u32,
+) -> anyhow::Result<(Sandbox, std::path::PathBuf)> {
     let sb = Sandbox::start(
         SandboxOptions {
             orders,
             products: 60,
             customers: 300,
-            rate_limit: 1_000_000,
+            rate_limit,
             ..SandboxOptions::default()
         },
         "127.0.0.1:0",
     )
     .await?;
-    let db = dir.path().join("orders.db");
-    let config = dir.path().join("bench.toml");
+    let db = dir.join(format!("{name}.db"));
+    let config = dir.join(format!("{name}.toml"));
     let text = config_text(&sb, &db, 1).replace(
         "requests_per_minute = 10000",
-        "requests_per_minute = 1000000",
+        &format!("requests_per_minute = {rate_limit}\npage_size = {page_size}"),
     );
     std::fs::write(&config, text)?;
+    Ok((sb, config))
+}
+
+fn count(config: &Path, sql: &str) -> anyhow::Result<i64> {
+    let db = config.with_extension("db");
+    Ok(rusqlite::Connection::open(db)?.query_row(sql, [], |r| r.get(0))?)
+}
+
+/// The first pull of a large backlog against its bare walk, then a run with nothing
+/// changed; its peak RSS and what it wrote.
+async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (sb, config) = orders_sandbox(dir.path(), "orders", orders, 1_000_000, 250).await?;
     println!(
         "katana-sync orders pull benchmark: {orders} orders (pages of 250), rate limit lifted"
     );
     println!();
-    println!("| scenario | wall time | CPU (user + sys) | peak RSS | Katana requests |");
-    println!("|---|---|---|---|---|");
+    println!("| scenario | wall time | CPU (user + sys) | peak RSS | written | Katana requests |");
+    println!("|---|---|---|---|---|---|");
     let row = |name: &str, u: Usage, requests: u64| {
         println!(
-            "| {name} | {:.1} s | {:.1} s | {:.1} MiB | {requests} |",
+            "| {name} | {:.1} s | {:.1} s | {:.1} MiB | {:.0} MB | {requests} |",
             u.wall.as_secs_f64(),
             u.cpu.as_secs_f64(),
-            u.peak_rss_kib as f64 / 1024.0
+            u.peak_rss_kib as f64 / 1024.0,
+            u.written as f64 / 1e6
         );
     };
     let total = |sb: &Sandbox| sb.stats().katana.total;
@@ -263,14 +352,20 @@ async fn orders_table(orders: usize) -> anyhow::Result<()> {
     );
     sb.reset_stats();
     let first = run_child("orders-pull", &config)?;
+    let first_requests = total(&sb);
     row(
         "first `orders pull`: stored, judged, adjustments queued",
         first,
-        total(&sb),
+        first_requests,
     );
     sb.reset_stats();
     let again = run_child("orders-pull", &config)?;
-    row("`orders pull` again, nothing changed", again, total(&sb));
+    let again_requests = total(&sb);
+    row(
+        "`orders pull` again, nothing changed",
+        again,
+        again_requests,
+    );
     println!();
     println!(
         "(first pull / walk: {:.2}× the wall time, {:.2}× the CPU)",
@@ -278,7 +373,215 @@ async fn orders_table(orders: usize) -> anyhow::Result<()> {
         first.cpu.as_secs_f64() / walk.cpu.as_secs_f64().max(0.001)
     );
     println!();
+    let records = count(
+        &config,
+        "SELECT (SELECT count(*) FROM sales_orders) + (SELECT count(*) FROM sales_order_rows)
+                + (SELECT count(*) FROM adjustments)",
+    )?;
+    summary.add(
+        &format!("first `orders pull` of {orders} orders, rate limit lifted"),
+        first_requests,
+        first.wall,
+        "peak RSS ≤ 64 MiB",
+        &format!(
+            "peak RSS {:.1} MiB; CPU {:.1} s ({:.2}× the walk's {:.1} s); {records} records \
+             stored, {:.0} records/s, {:.1} MB/s written",
+            first.peak_rss_kib as f64 / 1024.0,
+            first.cpu.as_secs_f64(),
+            first.cpu.as_secs_f64() / walk.cpu.as_secs_f64().max(0.001),
+            walk.cpu.as_secs_f64(),
+            records as f64 / first.wall.as_secs_f64(),
+            first.written as f64 / 1e6 / first.wall.as_secs_f64()
+        ),
+    );
+    summary.add(
+        "`orders pull` on that store, nothing changed",
+        again_requests,
+        again.wall,
+        "well under 1 s",
+        &format!("peak RSS {:.1} MiB", again.peak_rss_kib as f64 / 1024.0),
+    );
     sb.shutdown().await;
+    Ok(())
+}
+
+/// The 5-minute cron run on open orders with nothing changed, against the earlier
+/// integration's way: every open order fetched again each run, 100 a page.
+async fn cron_run(orders: usize, summary: &mut Summary) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (sb, config) = orders_sandbox(dir.path(), "cron", orders, 1_000_000, 250).await?;
+    run_child("orders-pull", &config)?;
+    let open = count(
+        &config,
+        "SELECT count(*) FROM sales_orders WHERE status <> 'DELIVERED' AND deleted_at IS NULL",
+    )?;
+    sb.reset_stats();
+    let ours = run_child("orders-pull", &config)?;
+    let our_requests = sb.stats().katana.total;
+    summary.add(
+        &format!("cron run, {orders} orders ({open} open), nothing changed: katana-sync"),
+        our_requests,
+        ours.wall,
+        "2 requests (SPEC: orders and rows)",
+        "watermark windows",
+    );
+    // The earlier integration: `status=NOT_SHIPPED`, no watermark, `limit=100`.
+    let text = std::fs::read_to_string(&config)?.replace("page_size = 250", "page_size = 100");
+    let ctx = context_from(&text, &config)?;
+    let client = ctx.katana().await?;
+    sb.reset_stats();
+    let started = Instant::now();
+    let mut fetched = 0usize;
+    for n in 1.. {
+        let page = client
+            .page("/sales_orders", &[("status", "NOT_SHIPPED".to_string())], n)
+            .await?;
+        fetched += page.records.len();
+        if page.records.len() < 100 {
+            break;
+        }
+    }
+    let theirs = started.elapsed();
+    summary.add(
+        "the same, the earlier integration's way (every open order, `limit=100`)",
+        sb.stats().katana.total,
+        theirs,
+        "",
+        &format!("{fetched} orders fetched again every 5 minutes"),
+    );
+    sb.shutdown().await;
+    Ok(())
+}
+
+/// A backfill under Katana's documented limit of 60 requests a minute.
+async fn backfill_at_60(orders: usize, summary: &mut Summary) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Pages of 100, so the backfill needs more than one minute's worth of requests.
+    let (sb, config) = orders_sandbox(dir.path(), "backfill", orders, 60, 100).await?;
+    let u = run_child("orders-pull", &config)?;
+    let stats = sb.stats().katana;
+    // At most 60 in any 60 s: request k + 60 goes a minute after request k at the
+    // earliest, so N requests need (N - 1) / 60 whole minutes.
+    let bound = Duration::from_secs(stats.total.saturating_sub(1) / 60 * 60);
+    summary.add(
+        &format!("backfill of {orders} orders at 60 requests/minute (pages of 100)"),
+        stats.total,
+        u.wall,
+        &format!(
+            "{} (requests beyond the first 60, 1 s each); target ≤ 1.15×, 0 × 429",
+            secs(bound)
+        ),
+        &format!(
+            "{:.2}× the bound; {} × 429; at most {} requests in any 60 s",
+            u.wall.as_secs_f64() / bound.as_secs_f64().max(0.001),
+            stats.rate_limited,
+            stats.max_requests_in_60s
+        ),
+    );
+    sb.shutdown().await;
+    Ok(())
+}
+
+/// A copy of the template store, a fresh simulator, and a push of every card.
+async fn push_cards(
+    template: &Path,
+    dir: &Path,
+    name: &str,
+    products: usize,
+    latency: u64,
+    sessions: usize,
+    faults: &str,
+) -> anyhow::Result<(Sandbox, Ctx, Duration, u64)> {
+    let mut options = sandbox_options(products, latency);
+    options.faults = faults.parse().map_err(|e| anyhow::anyhow!("faults: {e}"))?;
+    let sb = Sandbox::start(options, "127.0.0.1:0").await?;
+    let db = dir.join(format!("{name}.db"));
+    std::fs::copy(template, &db)?;
+    let ctx = context(&sb, &db, sessions).await?;
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    katana_sync::sync::products::push(&ctx, &mut tally, Vec::new()).await?;
+    let wall = started.elapsed();
+    let stats = sb.stats();
+    assert_eq!(stats.luca.duplicate_creates.stock_card, 0);
+    Ok((sb, ctx, wall, tally.created))
+}
+
+/// `delete-sku` with the id in the store, with one lookup by code, and the earlier
+/// integration's way: the whole card listing searched for the code.
+async fn delete_sku(
+    template: &Path,
+    dir: &Path,
+    products: usize,
+    latency: u64,
+    skus: &[String],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let (sb, ctx, _, _) = push_cards(
+        template,
+        dir,
+        "delete",
+        products,
+        latency,
+        4,
+        "luca.serial=1",
+    )
+    .await?;
+    let confirm = |_: &str, _: i64| -> anyhow::Result<bool> { Ok(true) };
+    let cards = skus.len();
+    let mut delete = async |sku: &str, how: &str| -> anyhow::Result<()> {
+        sb.reset_stats();
+        let mut tally = Tally::default();
+        let mut out = None;
+        let started = Instant::now();
+        katana_sync::sync::delete_sku::run(&ctx, &mut tally, sku, &confirm, &mut out).await?;
+        let wall = started.elapsed();
+        let d = out.ok_or_else(|| anyhow::anyhow!("delete-sku reported nothing"))?;
+        anyhow::ensure!(d.deleted, "{sku} not deleted: {:?}", tally.errors);
+        summary.add(
+            &format!("`delete-sku` {how}, {cards} cards in Luca"),
+            sb.stats().luca.total,
+            wall,
+            "",
+            &format!("lookup: {}", d.lookup),
+        );
+        Ok(())
+    };
+    delete(&skus[0], "with the id in the store").await?;
+    ctx.store.conn().execute(
+        "UPDATE luca_stock_cards SET skart_id = NULL WHERE sku = ?1",
+        [&skus[1]],
+    )?;
+    delete(&skus[1], "without a stored id").await?;
+    // The earlier integration: list every card, find the code, then delete.
+    sb.reset_stats();
+    let started = Instant::now();
+    let http = luca_session(&sb).await?;
+    let url = |m: &str| format!("{}/{m}", sb.luca_url());
+    let listing: serde_json::Value = http
+        .post(url("ListeleStkSkart.do"))
+        .header("No-Paging", "true")
+        .json(&json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let text = listing.to_string();
+    anyhow::ensure!(
+        text.contains(skus[2].as_str()),
+        "the listing lacks {}",
+        skus[2]
+    );
+    summary.add(
+        &format!("the earlier integration's way: the whole listing searched, {cards} cards"),
+        sb.stats().luca.total,
+        started.elapsed(),
+        "",
+        &format!(
+            "{} KB listed to find one id (before the delete)",
+            text.len() / 1000
+        ),
+    );
     Ok(())
 }
 
@@ -293,7 +596,18 @@ async fn main() -> anyhow::Result<()> {
     let cards: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let latency: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     let orders: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    orders_table(orders).await?;
+    // The sizes of the fixed scenarios scale with ORDERS, so a small run is quick.
+    let scale = |n: usize| (n * orders / 100_000).max(50);
+    let mut summary = Summary::default();
+
+    // The scenarios, in the order of the table. Each is a function of its own; a new
+    // one is one more line here. To come at merge:
+    //   - `invoices` for 1,000 due orders at 20 ms latency: wall time against its bound
+    //     (creates plus the identity lookups, over the sessions in use).
+    cron_run(scale(2_000), &mut summary).await?;
+    backfill_at_60(scale(10_000), &mut summary).await?;
+    orders_table(orders, &mut summary).await?;
+
     // The demo data has 1 to 4 variants a product (about 2.2): generate enough, keep
     // exactly `cards`.
     let products = cards * 3 / 5 + 20;
@@ -337,42 +651,81 @@ async fn main() -> anyhow::Result<()> {
         "| scenario | sessions | wall time | bound (cards × latency / sessions) | ratio | cards/s |"
     );
     println!("|---|---|---|---|---|---|");
-    for sessions in [1usize, 4, 8] {
-        let sb = Sandbox::start(sandbox_options(products, latency), "127.0.0.1:0").await?;
-        let db = dir.path().join(format!("s{sessions}.db"));
-        std::fs::copy(&template, &db)?;
-        let ctx = context(&sb, &db, sessions).await?;
-        let started = Instant::now();
-        let mut tally = Tally::default();
-        katana_sync::sync::products::push(&ctx, &mut tally, Vec::new()).await?;
-        let wall = started.elapsed();
-        assert_eq!(
-            tally.created as usize, n,
-            "every card created: {:?}",
-            tally.errors
-        );
-        let bound = Duration::from_millis(latency * n as u64 / sessions as u64);
+    let push_line = |name: &str, sessions: usize, used: usize, wall: Duration| {
+        let bound = Duration::from_millis(latency * n as u64 / used as u64);
         println!(
-            "| katana-sync products push | {sessions} | {:.2} s | {:.2} s | {:.2}× | {:.0} |",
+            "| {name} | {sessions} | {:.2} s | {:.2} s | {:.2}× | {:.0} |",
             wall.as_secs_f64(),
             bound.as_secs_f64(),
             wall.as_secs_f64() / bound.as_secs_f64(),
             n as f64 / wall.as_secs_f64()
         );
-        let stats = sb.stats();
-        assert_eq!(stats.luca.duplicate_creates.stock_card, 0);
+        bound
+    };
+    for sessions in [1usize, 4, 8] {
+        let (_sb, _ctx, wall, created) = push_cards(
+            &template,
+            dir.path(),
+            &format!("s{sessions}"),
+            products,
+            latency,
+            sessions,
+            "luca.serial=1",
+        )
+        .await?;
+        assert_eq!(created as usize, n, "every card created");
+        let bound = push_line("katana-sync products push", sessions, sessions, wall);
+        if sessions == 4 {
+            summary.add(
+                &format!("`products push` of {n} cards, {latency} ms latency, 4 sessions"),
+                "",
+                wall,
+                &secs(bound),
+                &format!("{:.2}× the bound", wall.as_secs_f64() / bound.as_secs_f64()),
+            );
+        }
+    }
+    {
+        // Luca allowing one session per user: the pool learns it and carries on with
+        // one, so the bound is that of one session.
+        let (sb, _ctx, wall, created) = push_cards(
+            &template,
+            dir.path(),
+            "single",
+            products,
+            latency,
+            4,
+            "luca.serial=1,luca.single_login=1",
+        )
+        .await?;
+        assert_eq!(created as usize, n, "every card created");
+        let bound = push_line(
+            "the same, Luca allowing one session per user (4 configured)",
+            4,
+            1,
+            wall,
+        );
+        summary.add(
+            &format!("`products push` of {n} cards, one session per user allowed (4 configured)"),
+            sb.stats().luca.total,
+            wall,
+            &format!("{} (one session)", secs(bound)),
+            &format!(
+                "{:.2}× the bound; {} duplicates",
+                wall.as_secs_f64() / bound.as_secs_f64(),
+                sb.stats().luca.duplicate_creates.stock_card
+            ),
+        );
     }
     {
         let sb = Sandbox::start(sandbox_options(products, latency), "127.0.0.1:0").await?;
         let wall = one_session_concurrent(&sb, &skus, 10).await?;
-        let bound = Duration::from_millis(latency * n as u64);
         let stats = sb.stats();
-        println!(
-            "| 10 requests in flight on one session (the earlier integration) | 1 | {:.2} s | {:.2} s | {:.2}× | {:.0} |",
-            wall.as_secs_f64(),
-            bound.as_secs_f64(),
-            wall.as_secs_f64() / bound.as_secs_f64(),
-            n as f64 / wall.as_secs_f64()
+        push_line(
+            "10 requests in flight on one session (the earlier integration)",
+            1,
+            1,
+            wall,
         );
         println!();
         println!(
@@ -380,5 +733,19 @@ async fn main() -> anyhow::Result<()> {
             stats.luca.queued_requests, n
         );
     }
+    println!();
+    delete_sku(
+        &template,
+        dir.path(),
+        products,
+        latency,
+        &skus,
+        &mut summary,
+    )
+    .await?;
+
+    println!("katana-sync benchmark table ({orders} orders, {n} cards, {latency} ms Luca latency)");
+    println!();
+    summary.print();
     Ok(())
 }

@@ -21,3 +21,14 @@ pub mod sandbox;
 pub mod store;
 pub mod sync;
 pub(crate) mod time;
+
+/// The parsers of remote answers, for the property tests (`tests/fuzz_parsers.rs`); not
+/// an interface of the tool.
+#[doc(hidden)]
+pub mod parsers {
+    pub use crate::katana::client::Pagination;
+    pub use crate::katana::model::{SalesOrder, SalesOrderRow, decode_record};
+    pub use crate::luca::answer::{Answer, classify};
+    pub use crate::luca::cards::created_id as card_created_id;
+    pub use crate::sync::orders::{Decoded, decode_order};
+}

@@ -299,6 +299,11 @@ fn a_429_burst_is_waited_out_and_the_limit_is_never_exceeded() {
     let stats = env.stats();
     assert!(stats.katana.rate_limited >= 3, "{:?}", stats.katana);
     assert!(stats.katana.max_requests_in_60s <= 30, "{:?}", stats.katana);
+    eprintln!(
+        "429 burst: {} × 429 served and waited out; at most {} requests in any 60 s (limit 30); \
+         600 orders stored",
+        stats.katana.rate_limited, stats.katana.max_requests_in_60s
+    );
     // The 429s are counted as requests sent.
     assert!(run["requests"]["katana"].as_u64().unwrap() >= 6 + 3);
 }
@@ -360,6 +365,16 @@ fn bad_records_are_quarantined_and_everything_else_is_stored() {
             "SELECT count(*) FROM quarantine WHERE resolved_at IS NULL AND entity = 'sales_order'"
         ),
         3
+    );
+    let stored = env.count("SELECT count(*) FROM sales_orders");
+    let held_raw = env.count(
+        "SELECT count(*) FROM quarantine WHERE resolved_at IS NULL AND entity = 'sales_order'
+         AND raw_json IS NOT NULL",
+    );
+    eprintln!(
+        "bad records: {orders} orders sent, {stored} stored, 3 held with a reason ({held_raw} \
+         undecodable, kept raw in quarantine); lost: {}",
+        orders - stored - held_raw
     );
     // A held order gets no adjustment, so it can never be invoiced incomplete.
     for key in ["SO-1201", "SO-1202"] {

@@ -92,4 +92,7 @@ fn of_eight_runs_started_together_exactly_one_works() {
         1,
         "losers record nothing"
     );
+    eprintln!(
+        "concurrent launches: 8 started together, 1 ran, 7 exited 75 at once, 1 run recorded"
+    );
 }

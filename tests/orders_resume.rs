@@ -277,6 +277,10 @@ fn runs_killed_at_any_moment_reach_the_store_of_an_uninterrupted_run() {
         mid_walk >= 8,
         "the sweep should interrupt the backfill's walk often; it did {mid_walk} times"
     );
+    eprintln!(
+        "backfill sweep: 24 kills (SIGTERM and SIGKILL) over 3,000 orders, {mid_walk} mid-walk; \
+         orders, rows, adjustments, quarantine equal to the uninterrupted run"
+    );
 
     // An incremental run: both windows and the held orders' second judgement.
     mutate(&env, 1);

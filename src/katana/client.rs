@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret as _;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::limiter::{Limiter, now_ms};
@@ -98,10 +99,12 @@ impl Pagination {
     }
 }
 
-/// One page of a list endpoint.
+/// One page of a list endpoint, its records as `R`: a `Value` each, or (for a pull that
+/// stores what Katana sent) each record's text as a `Box<RawValue>`, which costs no tree
+/// of values to build and none to serialise again.
 #[derive(Debug)]
-pub struct Page {
-    pub records: Vec<Value>,
+pub struct Page<R = Value> {
+    pub records: Vec<R>,
     pub pagination: Pagination,
 }
 
@@ -159,6 +162,16 @@ impl KatanaClient {
         query: &[(&str, String)],
         page: u32,
     ) -> Result<Page, Error> {
+        self.page_of(path, query, page).await
+    }
+
+    /// [`KatanaClient::page`] with the records decoded as `R`.
+    pub async fn page_of<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        page: u32,
+    ) -> Result<Page<R>, Error> {
         let mut q: Vec<(&str, String)> = query.to_vec();
         // Katana hides archived products and variants unless asked; an order row on an
         // archived variant must still find its variant, so every read of them asks.
@@ -167,13 +180,15 @@ impl KatanaClient {
         }
         q.push(("limit", self.page_size.to_string()));
         q.push(("page", page.to_string()));
-        let (body, headers) = self.get(path, &q).await?;
+        let (records, headers) = self
+            .fetch(path, &q, self.max_attempts, list_records::<R>)
+            .await?;
         let pagination = headers
             .get("x-pagination")
             .and_then(|v| v.to_str().ok())
             .map(Pagination::parse)
             .unwrap_or_default();
-        let records = list_records(body).ok_or_else(|| Error::Rejected {
+        let records = records.ok_or_else(|| Error::Rejected {
             status: 200,
             path: path.to_string(),
             message: "the answer has no `data` list".into(),
@@ -210,16 +225,26 @@ impl KatanaClient {
     }
 
     /// A GET, paced by the limiter, retried on transient failures.
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(Value, HeaderMap), Error> {
-        self.get_with(path, query, self.max_attempts).await
-    }
-
     async fn get_with(
         &self,
         path: &str,
         query: &[(&str, String)],
         max_attempts: u32,
     ) -> Result<(Value, HeaderMap), Error> {
+        self.fetch(path, query, max_attempts, |body| {
+            serde_json::from_slice(body).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// A GET, paced and retried; a success whose body `read` cannot read is retried too.
+    async fn fetch<T>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        max_attempts: u32,
+        read: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<(T, HeaderMap), Error> {
         let url = format!("{}{}", self.base, path);
         let mut backoff = crate::backoff::Backoff::default();
         let mut failures = 0u32;
@@ -240,10 +265,17 @@ impl KatanaClient {
                     let headers = resp.headers().clone();
                     self.observe_rate_headers(&headers);
                     match status {
-                        s if s.is_success() => match resp.json::<Value>().await {
-                            Ok(body) => return Ok((body, headers)),
-                            Err(e) => format!("unreadable answer ({e})"),
-                        },
+                        s if s.is_success() => {
+                            match resp
+                                .bytes()
+                                .await
+                                .map_err(|e| e.to_string())
+                                .and_then(|b| read(&b))
+                            {
+                                Ok(body) => return Ok((body, headers)),
+                                Err(e) => format!("unreadable answer ({e})"),
+                            }
+                        }
                         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                             return Err(Error::Auth {
                                 status: status.as_u16(),
@@ -349,15 +381,23 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| e.to_string().chars().take(200).collect())
 }
 
-/// The records of a list answer: `{"data": [...]}`, or a bare array.
-fn list_records(body: Value) -> Option<Vec<Value>> {
-    match body {
-        Value::Array(items) => Some(items),
-        Value::Object(mut map) => match map.remove("data") {
-            Some(Value::Array(items)) => Some(items),
-            _ => None,
+/// The records of a list answer: `{"data": [...]}`, or a bare array. `None`: JSON
+/// without such a list (an answer, not a transient fault); `Err`: not readable as JSON.
+fn list_records<R: DeserializeOwned>(body: &[u8]) -> Result<Option<Vec<R>>, String> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<R> {
+        data: Vec<R>,
+    }
+    let listed = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice::<Vec<R>>(body),
+        _ => serde_json::from_slice::<Wrapped<R>>(body).map(|w| w.data),
+    };
+    match listed {
+        Ok(items) => Ok(Some(items)),
+        Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Ok(None),
+            Err(_) => Err(e.to_string()),
         },
-        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Decodes one record of a list page; the error says which field was wrong.
 pub fn decode<T: for<'de> Deserialize<'de>>(raw: &Value) -> Result<T, String> {
@@ -17,6 +18,29 @@ pub fn decode<T: for<'de> Deserialize<'de>>(raw: &Value) -> Result<T, String> {
             format!("field `{path}`: {inner}")
         }
     })
+}
+
+/// Decodes one record from its text as Katana sent it (a pull that stores the text
+/// needs no `Value` of it); the error says which field was wrong, like [`decode`]'s.
+pub fn decode_record<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+    // The position in the page's text means nothing to a person; the field does.
+    let message = |e: serde_json::Error| {
+        let shown = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        shown.strip_suffix(&suffix).unwrap_or(&shown).to_string()
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = message(e.into_inner());
+        if path == "." || path.is_empty() {
+            inner
+        } else {
+            format!("field `{path}`: {inner}")
+        }
+    })?;
+    de.end().map_err(message)?;
+    Ok(value)
 }
 
 /// A Katana decimal: a JSON number or a numeric string ("1250.0000000000").
@@ -170,10 +194,18 @@ pub struct SalesOrder {
     pub delivery_date: Option<String>,
     #[serde(default, deserialize_with = "de_decimal_opt")]
     pub total: Option<Decimal>,
+    /// Each row's text as sent: decoded and stored row by row.
     #[serde(default)]
-    pub sales_order_rows: Option<Vec<Value>>,
-    #[serde(flatten)]
-    pub at: Stamps,
+    pub sales_order_rows: Option<Vec<Box<RawValue>>>,
+    // The stamps as fields of their own, not a flattened `Stamps`: flattening buffers
+    // every field of the record once more (a cost per order of a backfill) and loses
+    // the field's name from a decoding error.
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub deleted_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,8 +225,13 @@ pub struct SalesOrderRow {
     pub tax_rate_id: Option<i64>,
     #[serde(default, deserialize_with = "de_id_opt")]
     pub location_id: Option<i64>,
-    #[serde(flatten)]
-    pub at: Stamps,
+    // Not flattened, as in `SalesOrder`.
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "de_ts_opt")]
+    pub deleted_at: Option<String>,
 }
 
 /// A customer or a supplier: the fields both carry.
@@ -423,7 +460,7 @@ mod tests {
             "deleted_at": null
         }))
         .unwrap();
-        assert_eq!(o.at.updated_at.as_deref(), Some("2021-02-04T11:40:02.800Z"));
+        assert_eq!(o.updated_at.as_deref(), Some("2021-02-04T11:40:02.800Z"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn upsert_order(
         conn,
         "sales_orders",
         &[("id", &o.id)],
-        o.at.updated_at.as_deref(),
+        o.updated_at.as_deref(),
         &[
             ("order_no", &order_no),
             ("customer_id", &o.customer_id),
@@ -33,8 +33,8 @@ pub fn upsert_order(
             ("order_created_date", &o.order_created_date),
             ("delivery_date", &o.delivery_date),
             ("total", &total),
-            ("created_at", &o.at.created_at),
-            ("deleted_at", &o.at.deleted_at),
+            ("created_at", &o.created_at),
+            ("deleted_at", &o.deleted_at),
             ("raw_json", &raw),
         ],
     )?;
@@ -61,7 +61,7 @@ pub fn upsert_row(
         conn,
         "sales_order_rows",
         &[("id", &r.id)],
-        r.at.updated_at.as_deref(),
+        r.updated_at.as_deref(),
         &[
             ("sales_order_id", &order_id),
             ("variant_id", &r.variant_id),
@@ -70,8 +70,8 @@ pub fn upsert_row(
             ("total_discount", &discount),
             ("tax_rate_id", &r.tax_rate_id),
             ("location_id", &r.location_id),
-            ("created_at", &r.at.created_at),
-            ("deleted_at", &r.at.deleted_at),
+            ("created_at", &r.created_at),
+            ("deleted_at", &r.deleted_at),
             ("raw_json", &raw),
         ],
     )

@@ -13,10 +13,11 @@ use std::collections::{BTreeSet, HashSet};
 
 use rusqlite::Connection;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::window::{Filters, Window};
 use crate::context::Ctx;
-use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode};
+use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode, decode_record};
 use crate::progress::Progress;
 use crate::report::{NEW_ORDERS_SHOWN, Tally};
 use crate::store::adjustments::reconcile_order;
@@ -37,11 +38,13 @@ const ROWS: &str = "sales_order_rows";
 const REJUDGE_CHUNK: usize = 500;
 
 /// An order of a page, decoded, with its embedded rows.
-struct Decoded {
-    order: SalesOrder,
-    order_no: String,
-    raw: String,
-    rows: Vec<(SalesOrderRow, String)>,
+pub struct Decoded {
+    pub order: SalesOrder,
+    pub order_no: String,
+    /// The order's JSON as stored: as Katana sent it, less its embedded rows.
+    pub raw: String,
+    /// Each row with its JSON as Katana sent it.
+    pub rows: Vec<(SalesOrderRow, String)>,
 }
 
 /// What one run has met, so each order counts once however often it is read (a walk
@@ -69,16 +72,18 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         include_deleted: true,
     };
 
-    let mut window = Window::open(ctx, ORDERS, "/sales_orders", filters).await?;
+    // Each order's text as sent: decoded and stored without a tree of values built for it.
+    let mut window =
+        Window::<Box<RawValue>>::open_as(ctx, ORDERS, "/sales_orders", filters).await?;
     let cold = window.is_cold();
     let mut next = window.next().await?;
     while let Some(page) = next {
         let mut decoded = Vec::new();
         let mut bad = Vec::new();
         for raw in &page.records {
-            match decode_order(raw) {
+            match decode_order(raw.get()) {
                 Ok(d) => decoded.push(d),
-                Err((key, reason)) => bad.push((key, reason, raw.to_string())),
+                Err((key, reason)) => bad.push((key, reason, raw.get().to_string())),
             }
         }
         // References the store does not know yet are fetched, and stored at once (they
@@ -258,8 +263,12 @@ fn judge_and_count(
     Ok(())
 }
 
-fn decode_order(raw: &Value) -> Result<Decoded, (String, String)> {
-    let key_of = |raw: &Value| {
+/// Decodes one order of a page from its text: the order, its number (the key it is
+/// stored and held by) and each embedded row; else the key to hold it by and why.
+pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
+    // Only a record that fails is read again, for the key to hold it by.
+    let key_of = || {
+        let raw: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         raw.get("order_no")
             .and_then(Value::as_str)
             .map(str::trim)
@@ -267,48 +276,40 @@ fn decode_order(raw: &Value) -> Result<Decoded, (String, String)> {
             .map(str::to_string)
             .unwrap_or_else(|| id_key(raw.get("id").unwrap_or(&Value::Null)))
     };
-    let order: SalesOrder = decode(raw).map_err(|e| (key_of(raw), e))?;
+    let order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
     let order_no = order
         .order_no
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| (key_of(raw), "the order has no order_no".to_string()))?
+        .ok_or_else(|| (key_of(), "the order has no order_no".to_string()))?
         .to_string();
     let mut rows = Vec::new();
     for row_raw in order.sales_order_rows.iter().flatten() {
-        let row: SalesOrderRow = decode(row_raw).map_err(|e| {
-            let id = row_raw.get("id").unwrap_or(&Value::Null);
+        let row: SalesOrderRow = decode_record(row_raw.get()).map_err(|e| {
+            let id = serde_json::from_str::<Value>(row_raw.get())
+                .ok()
+                .and_then(|r| r.get("id").cloned())
+                .unwrap_or(Value::Null);
             (order_no.clone(), format!("row {id}: {e}"))
         })?;
-        rows.push((row, row_raw.to_string()));
+        rows.push((row, row_raw.get().to_string()));
     }
     Ok(Decoded {
-        raw: without_rows(raw),
+        raw: without_rows(text).map_err(|e| (order_no.clone(), e))?,
         order,
         order_no,
         rows,
     })
 }
 
-/// An order's JSON as stored: without its embedded rows, which are stored as rows.
-fn without_rows(raw: &Value) -> String {
-    struct Header<'a>(&'a serde_json::Map<String, Value>);
-    impl serde::Serialize for Header<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(
-                self.0
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "sales_order_rows"),
-            )
-        }
-    }
-    match raw {
-        Value::Object(map) => {
-            serde_json::to_string(&Header(map)).unwrap_or_else(|_| raw.to_string())
-        }
-        other => other.to_string(),
-    }
+/// An order's JSON as stored: its members as sent (in key order), less the embedded
+/// rows, which are stored as rows.
+fn without_rows(text: &str) -> Result<String, String> {
+    let mut members: std::collections::BTreeMap<String, &RawValue> =
+        serde_json::from_str(text).map_err(|e| e.to_string())?;
+    members.remove("sales_order_rows");
+    serde_json::to_string(&members).map_err(|e| e.to_string())
 }
 
 /// Customers and variants the page refers to that the store does not know.

@@ -21,6 +21,7 @@
 //! had records inserted anywhere, so its walk starts again from page 1.
 
 use rusqlite::Connection;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::context::Ctx;
@@ -31,7 +32,9 @@ use crate::store::watermarks::{Cursor, clear_cursor, save_cursor, set_watermark}
 /// How often one walk may start again from page 1 because its window grew.
 const MAX_RESTARTS: u32 = 2;
 
-pub struct Window<'a> {
+pub struct Window<'a, R = Value> {
+    /// How the records of a page are decoded (see [`crate::katana::client::Page`]).
+    records: std::marker::PhantomData<R>,
     client: &'a KatanaClient,
     entity: &'static str,
     path: &'static str,
@@ -45,8 +48,8 @@ pub struct Window<'a> {
 
 /// One page of a window. Its records go into the store in one transaction, together
 /// with their judgement and [`WindowPage::save_position`].
-pub struct WindowPage {
-    pub records: Vec<Value>,
+pub struct WindowPage<R = Value> {
+    pub records: Vec<R>,
     entity: &'static str,
     /// Where the walk stands once this page is stored.
     after: Cursor,
@@ -54,7 +57,7 @@ pub struct WindowPage {
     completes: Option<jiff::Timestamp>,
 }
 
-impl WindowPage {
+impl<R> WindowPage<R> {
     /// Records, in the page's transaction, that the walk has passed this page: the
     /// cursor moves on, or, when the page completes the walk, the watermark moves and
     /// the cursor goes.
@@ -89,6 +92,18 @@ impl<'a> Window<'a> {
         path: &'static str,
         filters: Filters,
     ) -> anyhow::Result<Window<'a>> {
+        Self::open_as(ctx, entity, path, filters).await
+    }
+}
+
+impl<'a, R: DeserializeOwned> Window<'a, R> {
+    /// [`Window::open`], the records of each page decoded as `R`.
+    pub async fn open_as(
+        ctx: &'a Ctx,
+        entity: &'static str,
+        path: &'static str,
+        filters: Filters,
+    ) -> anyhow::Result<Window<'a, R>> {
         let client = ctx.katana().await?;
         let watermark = ctx.store.watermark(entity)?;
         let page_size = client.page_size;
@@ -141,6 +156,7 @@ impl<'a> Window<'a> {
         let progress = Progress::new(ctx.progress, entity, cursor.last_total);
         progress.inc(u64::from(cursor.next_page - 1) * u64::from(page_size));
         Ok(Window {
+            records: std::marker::PhantomData,
             client,
             entity,
             path,
@@ -172,13 +188,16 @@ impl<'a> Window<'a> {
         q
     }
 
-    pub async fn next(&mut self) -> anyhow::Result<Option<WindowPage>> {
+    pub async fn next(&mut self) -> anyhow::Result<Option<WindowPage<R>>> {
         if self.done {
             return Ok(None);
         }
         let n = self.cursor.next_page;
         let limit = u64::from(self.cursor.page_size);
-        let page = self.client.page(self.path, &self.query(), n).await?;
+        let page = self
+            .client
+            .page_of::<R>(self.path, &self.query(), n)
+            .await?;
         let p = page.pagination;
         if let Some(total) = p.total_records {
             self.progress.set_total(total);
