@@ -205,6 +205,16 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
             katana_sync::commands::run(cli, Mode::Silent).await?;
             requests = 0;
         }
+        "cli" => {
+            // Any command line of the binary: `--child cli CONFIG WORDS...`.
+            use clap::Parser as _;
+            let config = config.display().to_string();
+            let mut argv = vec!["katana-sync", "--config", &config, "--no-progress", "-q"];
+            let words: Vec<String> = std::env::args().skip(4).collect();
+            argv.extend(words.iter().map(String::as_str));
+            let cli = katana_sync::cli::Cli::try_parse_from(argv)?;
+            katana_sync::commands::run(cli, Mode::Silent).await?;
+        }
         other => anyhow::bail!("unknown child {other}"),
     }
     let u = own_usage(started);
@@ -220,9 +230,19 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
 
 /// Runs a child and reads back what it used.
 fn run_child(what: &str, config: &Path) -> anyhow::Result<Usage> {
+    run_child_with(what, config, &[])
+}
+
+/// Runs the binary's command line `words` in a child process (its stdout is not ours).
+fn run_cli(config: &Path, words: &[&str]) -> anyhow::Result<Usage> {
+    run_child_with("cli", config, words)
+}
+
+fn run_child_with(what: &str, config: &Path, words: &[&str]) -> anyhow::Result<Usage> {
     let out = std::process::Command::new(std::env::current_exe()?)
         .args(["--child", what])
         .arg(config)
+        .args(words)
         .output()?;
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err
@@ -400,6 +420,75 @@ async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()
         again.wall,
         "well under 1 s",
         &format!("peak RSS {:.1} MiB", again.peak_rss_kib as f64 / 1024.0),
+    );
+    sb.shutdown().await;
+    Ok(())
+}
+
+/// `invoices` for the due orders of a fresh backlog (every open order approved), at
+/// the Luca latency of the push scenarios, over 4 sessions: wall time against the bound
+/// `Luca requests × latency / sessions`, where the requests are the creates plus the
+/// date listings the identity rules need before a first create.
+async fn invoices(orders: usize, latency: u64, summary: &mut Summary) -> anyhow::Result<()> {
+    const SESSIONS: u64 = 4;
+    let dir = tempfile::tempdir()?;
+    let sb = Sandbox::start(
+        SandboxOptions {
+            orders,
+            products: 100,
+            customers: 200,
+            latency_ms: latency,
+            bad_records: false,
+            rate_limit: 1_000_000,
+            faults: "luca.serial=1".parse().expect("faults"),
+            ..SandboxOptions::default()
+        },
+        "127.0.0.1:0",
+    )
+    .await?;
+    let db = dir.path().join("invoices.db");
+    let config = dir.path().join("invoices.toml");
+    let text = config_text(&sb, &db, SESSIONS as usize)
+        .replace(
+            "requests_per_minute = 10000",
+            "requests_per_minute = 1000000",
+        )
+        .replace("[mapping]\n", "[sync]\nauto_approve = true\n[mapping]\n")
+        + "[mapping.warehouses]\n\"1001\" = \"001\"\n\"1002\" = \"002\"\n\"1003\" = \"001\"\n";
+    std::fs::write(&config, text)?;
+    for words in [
+        &["products", "pull"][..],
+        &["products", "push"],
+        &["customers", "pull"],
+        &["customers", "push"],
+        &["orders", "pull"],
+    ] {
+        run_cli(&config, words)?;
+    }
+    sb.reset_stats();
+    let u = run_cli(&config, &["invoices"])?;
+    let stats = sb.stats();
+    let invoiced = count(
+        &config,
+        "SELECT count(*) FROM outbox WHERE kind = 'invoice' AND state = 'done'",
+    )?;
+    let left = count(
+        &config,
+        "SELECT count(*) FROM outbox WHERE kind = 'invoice' AND state <> 'done'",
+    )?;
+    let bound = Duration::from_millis(stats.luca.total * latency / SESSIONS);
+    summary.add(
+        &format!(
+            "`invoices` for {invoiced} due orders ({orders} in Katana), {latency} ms latency, {SESSIONS} sessions"
+        ),
+        stats.luca.total,
+        u.wall,
+        &format!("{} (requests × latency / sessions)", secs(bound)),
+        &format!(
+            "{:.2}× the bound; {} duplicates; {left} not done",
+            u.wall.as_secs_f64() / bound.as_secs_f64().max(0.001),
+            stats.luca.duplicate_creates.invoice
+        ),
     );
     sb.shutdown().await;
     Ok(())
@@ -602,11 +691,10 @@ async fn main() -> anyhow::Result<()> {
 
     // The scenarios, in the order of the table. Each is a function of its own; a new
     // one is one more line here. To come at merge:
-    //   - `invoices` for 1,000 due orders at 20 ms latency: wall time against its bound
-    //     (creates plus the identity lookups, over the sessions in use).
     cron_run(scale(2_000), &mut summary).await?;
     backfill_at_60(scale(10_000), &mut summary).await?;
     orders_table(orders, &mut summary).await?;
+    invoices(scale(1_750), latency, &mut summary).await?;
 
     // The demo data has 1 to 4 variants a product (about 2.2): generate enough, keep
     // exactly `cards`.
