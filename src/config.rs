@@ -131,8 +131,7 @@ pub struct MappingConfig {
 }
 
 /// The schedules `all --due` knows, with their default intervals: the registry's.
-pub const INTERVALS: [(crate::commands::passes::Interval, &str, &str); 8] =
-    crate::commands::passes::Interval::ALL;
+pub const INTERVALS: [(crate::pass::Interval, &str, &str); 8] = crate::pass::Interval::ALL;
 
 // ---- the file, as written ---------------------------------------------------------
 

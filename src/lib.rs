@@ -15,6 +15,7 @@ pub mod error;
 pub(crate) mod katana;
 pub(crate) mod luca;
 pub(crate) mod net;
+pub mod pass;
 pub mod progress;
 pub mod report;
 pub mod sandbox;

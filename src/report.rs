@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The kinds of pass, as named in history and `--json`: the registry's.
-pub use crate::commands::passes::SyncType;
+pub use crate::pass::SyncType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
