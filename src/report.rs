@@ -95,6 +95,9 @@ pub struct Extra {
     /// Adjustments an orders pull queued (said even when none).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub adjustments_created: Option<u64>,
+    /// The exit code the pass ended with (SPEC section 3), for the metrics of later runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<u8>,
     /// How many records held by earlier runs this run did not meet again.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub held: u64,

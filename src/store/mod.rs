@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod lock;
 pub mod luca_findings;
 pub mod luca_ids;
+pub mod metrics;
 pub mod orders;
 pub mod outbox;
 pub mod quarantine;

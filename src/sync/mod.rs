@@ -4,6 +4,7 @@
 
 pub mod delete_sku;
 pub mod identity;
+pub mod lookups;
 pub mod orders;
 pub mod partners;
 pub mod products;
