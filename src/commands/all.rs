@@ -439,7 +439,7 @@ fn summary(ctx: &Ctx, entries: &[Entry], exit: Exit) -> anyhow::Result<String> {
     let why = match exit {
         Exit::Ok => "every pass that ran synced every record".to_string(),
         Exit::Partial if ctx.sandbox.is_some() => format!(
-            "{held} record(s) were held back: the demo's deliberately bad records (a null SKU, \
+            "{held} record(s) were held back: X
              an unknown variant, an unmapped tax rate, ...), as a real tenant's would be"
         ),
         Exit::Partial => format!("{held} record(s) were held back (listed above)"),
