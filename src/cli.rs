@@ -83,7 +83,7 @@ pub enum Command {
     DeleteSku(DeleteSkuArgs),
     /// Every pass in dependency order, one history row each; exit code the worst of them
     All(AllArgs),
-    /// Check config, store and authentication; say what is wrong and how to fix it
+    /// Check config, store, both logins, the series and the mapping; say what is wrong and how to fix it
     Doctor(DoctorArgs),
     /// The `[mapping]` block: propose one from both sides
     #[command(subcommand)]

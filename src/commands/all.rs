@@ -247,9 +247,13 @@ fn skip_reason(
     }
     if let Some((remote, by)) = down.iter().find(|(r, _)| info.remotes.contains(r)) {
         let what = match outcomes.get(by) {
-            Some(Outcome::Ran { exit, .. }) if *exit == Exit::AuthRejected => {
-                "rejected the credentials"
-            }
+            Some(Outcome::Ran {
+                exit: Exit::AuthRejected,
+                ..
+            }) => "rejected the credentials",
+            Some(Outcome::Ran {
+                exit: Exit::Config, ..
+            }) => "refused the configured login or branch",
             _ => "stayed unavailable",
         };
         return Ok(Some((

@@ -16,7 +16,8 @@ pub async fn init(opts: &Options, progress: Mode) -> anyhow::Result<Exit> {
         config_file: !opts.sandbox,
         lock: false,
     };
-    let ctx = open(opts, progress, needs).await?;
+    // The scratch store (if any) lives as long as the context that uses it.
+    let (ctx, scratch) = open(opts, progress, needs).await?;
     let m = &ctx.config.mapping;
     let katana = lookups::katana_side(&ctx).await?;
     let luca = lookups::luca_side(&ctx, &[m.invoice_doc_type]).await?;
@@ -25,13 +26,20 @@ pub async fn init(opts: &Options, progress: Mode) -> anyhow::Result<Exit> {
         ctx.config.katana.base_url, ctx.config.luca.base_url, ctx.config.luca.branch_id
     );
     print!("{}", propose(m, &katana, &luca, &origin));
+    drop(ctx);
+    drop(scratch);
     Ok(Exit::Ok)
 }
 
-/// A context that reads: no lock, and no store created where none is (a scratch one).
-async fn open(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ctx> {
+/// A context that reads: no lock, and no store created where none is (a scratch one,
+/// returned beside it, to be dropped after it).
+async fn open(
+    opts: &Options,
+    progress: Mode,
+    needs: Needs,
+) -> anyhow::Result<(Ctx, Option<tempfile::TempDir>)> {
     if opts.sandbox {
-        return Ctx::open(opts, progress, needs).await;
+        return Ok((Ctx::open(opts, progress, needs).await?, None));
     }
     let overrides = crate::config::Overrides {
         config: opts.config.clone(),
@@ -53,9 +61,7 @@ async fn open(opts: &Options, progress: Mode, needs: Needs) -> anyhow::Result<Ct
         lock: scratch.is_some(),
     };
     let ctx = Ctx::with_config(opts, progress, needs, config)?;
-    // The directory goes with the process; the context is dropped before it.
-    std::mem::forget(scratch);
-    Ok(ctx)
+    Ok((ctx, scratch))
 }
 
 fn quote(s: &str) -> String {
