@@ -52,6 +52,21 @@ pub struct GlobalOpts {
     /// Run against the built-in simulator of both APIs, with demo data and a store of its own
     #[arg(long, global = true)]
     pub sandbox: bool,
+
+    /// Write Prometheus textfile metrics here after each pass (over `[metrics] textfile`)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Log lines for people (journald-friendly when JOURNAL_STREAM is set) or one JSON
+    /// object per line
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,8 +81,13 @@ pub enum Command {
     History(HistoryArgs),
     /// Delete the Luca stock card of a SKU
     DeleteSku(DeleteSkuArgs),
-    /// Check config, store and authentication; say what is wrong and how to fix it
+    /// Every pass in dependency order, one history row each; exit code the worst of them
+    All(AllArgs),
+    /// Check config, store, both logins, the series and the mapping; say what is wrong and how to fix it
     Doctor(DoctorArgs),
+    /// The `[mapping]` block: propose one from both sides
+    #[command(subcommand)]
+    Mapping(MappingCmd),
     /// The built-in simulator of the Katana and Luca APIs
     #[command(subcommand)]
     Sandbox(SandboxCmd),
@@ -163,6 +183,20 @@ pub struct DeleteSkuArgs {
     pub yes: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct AllArgs {
+    /// Only the passes whose last success is older than their `[sync.intervals]` entry
+    #[arg(long)]
+    pub due: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCmd {
+    /// Print a proposed `[mapping]` block (TOML) from Katana's and Luca's lists, every
+    /// entry commented with both names; unmatched ones commented out with candidates
+    Init,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SandboxCmd {
     /// Serve the simulator alone (Katana under /v1, Luca under /Yetki) and print its base URLs
@@ -251,6 +285,7 @@ impl From<&GlobalOpts> for crate::context::Options {
             json: g.json,
             quiet: g.quiet,
             sandbox: g.sandbox,
+            metrics_file: g.metrics_file.clone(),
         }
     }
 }

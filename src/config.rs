@@ -28,6 +28,9 @@ pub enum SecretSource {
     Unset,
     File,
     Env(&'static str),
+    /// A file under `$CREDENTIALS_DIRECTORY` (systemd's `LoadCredential=`, or a mounted
+    /// Kubernetes Secret), named by its credential name.
+    Credential(&'static str),
     Sandbox,
 }
 
@@ -37,6 +40,9 @@ impl std::fmt::Display for SecretSource {
             SecretSource::Unset => f.write_str("not set"),
             SecretSource::File => f.write_str("the config file"),
             SecretSource::Env(var) => write!(f, "the environment variable {var}"),
+            SecretSource::Credential(name) => {
+                write!(f, "the credential file $CREDENTIALS_DIRECTORY/{name}")
+            }
             SecretSource::Sandbox => f.write_str("the built-in sandbox"),
         }
     }
@@ -51,6 +57,13 @@ pub struct Config {
     pub luca: LucaConfig,
     pub sync: SyncConfig,
     pub mapping: MappingConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// `[metrics] textfile`; `None`: no metrics file.
+    pub textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +156,13 @@ struct RawFile {
     luca: RawLuca,
     sync: RawSync,
     mapping: RawMapping,
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    textfile: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,7 +390,8 @@ fn resolve(
         .or(raw.store.path)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE));
 
-    let (api_key, api_key_source) = secret(&raw.katana.api_key, "KATANA_API_KEY", env);
+    let (api_key, api_key_source) =
+        secret(&raw.katana.api_key, "KATANA_API_KEY", "katana_api_key", env)?;
     let k = raw.katana;
     if k.requests_per_minute == 0 {
         return Err(at(
@@ -401,7 +422,7 @@ fn resolve(
     };
 
     let l = raw.luca;
-    let (password, password_source) = secret(&l.password, "LUCA_PASSWORD", env);
+    let (password, password_source) = secret(&l.password, "LUCA_PASSWORD", "luca_password", env)?;
     let request_charset = match l.request_charset.to_ascii_lowercase().as_str() {
         "utf-8" | "utf8" => Charset::Utf8,
         "windows-1254" | "cp1254" => Charset::Windows1254,
@@ -627,20 +648,60 @@ fn resolve(
         luca,
         sync,
         mapping,
+        metrics: MetricsConfig {
+            textfile: Some(raw.metrics.textfile)
+                .filter(|t| !t.trim().is_empty())
+                .map(PathBuf::from),
+        },
     })
 }
 
-fn secret(file_value: &str, var: &'static str, env: Env<'_>) -> (SecretString, SecretSource) {
+/// A secret from, in order: its environment variable, the credential file `name` under
+/// `$CREDENTIALS_DIRECTORY` (so systemd's `LoadCredential=` and a mounted Kubernetes
+/// Secret keep it out of the environment), the config file.
+fn secret(
+    file_value: &str,
+    var: &'static str,
+    name: &'static str,
+    env: Env<'_>,
+) -> Result<(SecretString, SecretSource), Error> {
     if let Some(v) = env(var) {
-        (SecretString::from(v), SecretSource::Env(var))
-    } else if !file_value.is_empty() {
+        return Ok((SecretString::from(v), SecretSource::Env(var)));
+    }
+    if let Some(dir) = env("CREDENTIALS_DIRECTORY") {
+        let path = Path::new(&dir).join(name);
+        match std::fs::read_to_string(&path) {
+            // A file written by `echo` or `kubectl create secret --from-file` ends in a
+            // newline that is no part of the secret.
+            Ok(text) if !text.trim_end_matches(['\r', '\n']).is_empty() => {
+                let value = text.trim_end_matches(['\r', '\n']).to_string();
+                return Ok((SecretString::from(value), SecretSource::Credential(name)));
+            }
+            Ok(_) => {
+                return Err(Error::config(format!(
+                    "the credential file {} is empty; write the secret into it, or remove it \
+                     to use {var} or the config file",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read the credential file {}: {e}; make it readable by this user \
+                     (systemd: LoadCredential=, Kubernetes: the Secret's defaultMode)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(if !file_value.is_empty() {
         (
             SecretString::from(file_value.to_string()),
             SecretSource::File,
         )
     } else {
         (SecretString::from(String::new()), SecretSource::Unset)
-    }
+    })
 }
 
 fn check_url(url: &str) -> Result<(), String> {

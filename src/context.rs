@@ -42,6 +42,8 @@ pub struct Options {
     pub json: bool,
     pub quiet: u8,
     pub sandbox: bool,
+    /// `--metrics-file`, over `[metrics] textfile`.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// What a command needs before it can run.

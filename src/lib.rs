@@ -14,6 +14,7 @@ pub mod context;
 pub mod error;
 pub(crate) mod katana;
 pub(crate) mod luca;
+pub mod metrics;
 pub(crate) mod net;
 pub mod pass;
 pub mod progress;

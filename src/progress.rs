@@ -49,36 +49,113 @@ pub fn init(opts: &GlobalOpts) -> Mode {
     let filter = SILENCED.iter().fold(filter, |f, d| {
         f.add_directive(d.parse().expect("valid directive"))
     });
+    let format = log_format(
+        opts.log_format,
+        std::env::var_os("JOURNAL_STREAM").is_some(),
+    );
     let mode = if opts.quiet > 0 {
         Mode::Silent
-    } else if !opts.no_progress && std::io::stderr().is_terminal() {
+    } else if !opts.no_progress && format == Format::Text && std::io::stderr().is_terminal() {
         Mode::Bars
     } else {
         Mode::LogLines
     };
-    let fmt = tracing_subscriber::fmt::layer().with_target(false);
-    let result = if mode == Mode::Bars {
-        let bars = IndicatifLayer::new()
-            .with_span_field_formatter(hide_indicatif_span_fields(DefaultFields::new()));
-        tracing_subscriber::registry()
+    let result = match format {
+        Format::Text if mode == Mode::Bars => {
+            let fmt = tracing_subscriber::fmt::layer().with_target(false);
+            let bars = IndicatifLayer::new()
+                .with_span_field_formatter(hide_indicatif_span_fields(DefaultFields::new()));
+            tracing_subscriber::registry()
+                .with(
+                    fmt.with_writer(bars.get_stderr_writer())
+                        .with_filter(filter),
+                )
+                .with(bars.with_filter(IndicatifFilter::new(false)))
+                .try_init()
+        }
+        Format::Text => tracing_subscriber::registry()
             .with(
-                fmt.with_writer(bars.get_stderr_writer())
-                    .with_filter(filter),
-            )
-            .with(bars.with_filter(IndicatifFilter::new(false)))
-            .try_init()
-    } else {
-        tracing_subscriber::registry()
-            .with(
-                fmt.with_writer(std::io::stderr)
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr)
                     .with_ansi(false)
                     .with_filter(filter),
             )
-            .try_init()
+            .try_init(),
+        Format::Journald => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(Journald)
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        Format::Json => tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_target(false)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
+            .try_init(),
     };
     // A second init (tests calling into the library) keeps the first subscriber.
     let _ = result;
     mode
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people: time, level, message.
+    Text,
+    /// For the journal (stderr is a journal stream): no time (the journal stamps each
+    /// line), the level as a `<N>` syslog priority prefix that journald reads.
+    Journald,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `--log-format json` wins; else text, which becomes journald's when the process runs
+/// under systemd with its stderr connected to the journal (`JOURNAL_STREAM` set).
+pub fn log_format(flag: crate::cli::LogFormat, journal_stream: bool) -> Format {
+    match (flag, journal_stream) {
+        (crate::cli::LogFormat::Json, _) => Format::Json,
+        (crate::cli::LogFormat::Text, true) => Format::Journald,
+        (crate::cli::LogFormat::Text, false) => Format::Text,
+    }
+}
+
+/// The syslog priority of a level (sd-daemon(3): `<3>` error ... `<7>` debug).
+fn priority(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 3,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+struct Journald;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Journald
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// The progress of one piece of long work (a pull, a push).
@@ -155,5 +232,21 @@ impl Progress {
             ),
             None => tracing::info!("{}: {} ({rate:.1}/s)", self.label, self.done.get()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::LogFormat;
+
+    #[test]
+    fn the_journal_gets_priorities_and_json_wins() {
+        assert_eq!(log_format(LogFormat::Text, false), Format::Text);
+        assert_eq!(log_format(LogFormat::Text, true), Format::Journald);
+        assert_eq!(log_format(LogFormat::Json, true), Format::Json);
+        assert_eq!(priority(tracing::Level::ERROR), 3);
+        assert_eq!(priority(tracing::Level::WARN), 4);
+        assert_eq!(priority(tracing::Level::INFO), 6);
     }
 }

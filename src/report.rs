@@ -98,6 +98,9 @@ pub struct Extra {
     /// Where Katana's stock and Luca's on-hand disagree (`stock`; said even when none).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub drift: Option<Vec<DriftLine>>,
+    /// The exit code the pass ended with (SPEC section 3), for the metrics of later runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<u8>,
     /// How many records held by earlier runs this run did not meet again.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub held: u64,

@@ -125,3 +125,45 @@ fn no_secret_reaches_logs_output_or_the_store() {
         seen.len()
     );
 }
+
+#[test]
+fn secrets_come_from_the_credentials_directory_without_the_environment() {
+    let env = env_with_canaries();
+    let creds = tempfile::tempdir().unwrap();
+    // As systemd-creds or `kubectl create secret --from-file` write them: a final newline.
+    std::fs::write(creds.path().join("katana_api_key"), format!("{KEY}\n")).unwrap();
+    std::fs::write(creds.path().join("luca_password"), format!("{PASSWORD}\n")).unwrap();
+    let run = |args: &[&str]| {
+        env.cmd()
+            .args(args)
+            .env_remove("KATANA_API_KEY")
+            .env_remove("LUCA_PASSWORD")
+            .env("CREDENTIALS_DIRECTORY", creds.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["products", "pull"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let out = run(&["doctor"]);
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("from the credential file $CREDENTIALS_DIRECTORY/katana_api_key")
+            && text.contains("$CREDENTIALS_DIRECTORY/luca_password"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY) && !text.contains(PASSWORD));
+    // The environment still wins, as for every setting.
+    let out = env
+        .cmd()
+        .args(["orders", "pull"])
+        .env("KATANA_API_KEY", "wrong-key")
+        .env("CREDENTIALS_DIRECTORY", creds.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77));
+    // An empty credential file is a configuration error that names it.
+    std::fs::write(creds.path().join("luca_password"), "\n").unwrap();
+    let out = run(&["products", "pull"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(common::stderr(&out).contains("luca_password is empty"));
+}

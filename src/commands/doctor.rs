@@ -121,10 +121,15 @@ pub async fn run(opts: &Options, progress: Mode, args: &DoctorArgs) -> anyhow::R
                 (None, None) => None,
             };
             if let Some(ctx) = ctx {
-                checks.push(katana_check(&ctx).await);
+                let katana = katana_check(&ctx).await;
+                let katana_ok = katana.ok;
+                checks.push(katana);
                 let luca = luca_check(&ctx).await;
                 let luca_ok = luca.ok;
                 checks.push(luca);
+                if katana_ok && luca_ok {
+                    checks.extend(mapping_checks(&ctx).await);
+                }
                 if args.probe && luca_ok {
                     let go = args.yes
                         || super::confirm(
@@ -332,6 +337,168 @@ async fn luca_check(ctx: &Ctx) -> Check {
             Check::fail(NAME, e.exit(), e.to_string(), fix)
         }
     }
+}
+
+/// The `[mapping]` against both sides' lists: the invoice series exists for its
+/// document type; every live Katana location, unit and tax rate maps to something Luca
+/// has (or a pass will create). Read-only.
+async fn mapping_checks(ctx: &Ctx) -> Vec<Check> {
+    use crate::sync::lookups;
+    let m = &ctx.config.mapping;
+    let sides = async {
+        let k = lookups::katana_side(ctx).await?;
+        let l = lookups::luca_side(ctx, &[m.invoice_doc_type]).await?;
+        anyhow::Ok((k, l))
+    };
+    let (katana, luca) = match sides.await {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Check::fail(
+                "mapping",
+                exit_for(&e),
+                format!("the lists of locations, units and series could not be read: {e:#}"),
+                "run doctor again; if it persists, check the network and both base URLs",
+            )];
+        }
+    };
+    let mut checks = Vec::new();
+    let series = luca
+        .series
+        .get(&m.invoice_doc_type)
+        .cloned()
+        .unwrap_or_default();
+    checks.push(if series.contains(&m.invoice_series) {
+        Check::ok(
+            "invoice series",
+            format!(
+                "{} exists for document type {}",
+                m.invoice_series, m.invoice_doc_type
+            ),
+        )
+    } else {
+        Check::fail(
+            "invoice series",
+            Exit::Partial,
+            format!(
+                "Luca has no series {:?} for document type {} (it lists: {}); every invoice \
+                 would be refused",
+                m.invoice_series,
+                m.invoice_doc_type,
+                if series.is_empty() {
+                    "none".to_string()
+                } else {
+                    series.join(", ")
+                }
+            ),
+            "set `[mapping] invoice_series` to one of them, or define the series in Luca",
+        )
+    });
+    let depots: Vec<&str> = luca.warehouses.iter().map(|w| w.code.as_str()).collect();
+    let mut unmapped = Vec::new();
+    let mut to_create = Vec::new();
+    for (id, name) in &katana.locations {
+        let code = m
+            .warehouses
+            .get(id)
+            .map(String::as_str)
+            .unwrap_or(m.default_warehouse.as_str());
+        if code.is_empty() {
+            unmapped.push(format!("{id} {name}"));
+        } else if !depots.contains(&code) {
+            to_create.push(format!("{id} {name} -> {code}"));
+        }
+    }
+    checks.push(if unmapped.is_empty() {
+        let mut c = Check::ok(
+            "warehouses",
+            format!(
+                "all {} Katana location(s) map to a Luca depo{}",
+                katana.locations.len(),
+                if to_create.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; not in Luca yet, created by `warehouses push`: {}",
+                        to_create.join(", ")
+                    )
+                }
+            ),
+        );
+        if !to_create.is_empty() {
+            c.fix = Some("run `katana-sync warehouses push` (or `all`)".into());
+        }
+        c
+    } else {
+        Check::fail(
+            "warehouses",
+            Exit::Partial,
+            format!(
+                "unmapped Katana location(s): {}; their orders would be held back",
+                unmapped.join(", ")
+            ),
+            "add them under `[mapping.warehouses]` (\"<location id>\" = \"<depoKodu>\"; \
+             `katana-sync mapping init` proposes them), or set `[mapping] default_warehouse`",
+        )
+    });
+    let units: Vec<i64> = luca.units.iter().map(|u| u.id).collect();
+    let mut bad_units = Vec::new();
+    for (unit, products) in &katana.units {
+        match m.units.get(unit).copied().unwrap_or(m.default_unit_id) {
+            0 => bad_units.push(format!("{unit} ({products} product(s)): unmapped")),
+            id if !units.contains(&id) => bad_units.push(format!(
+                "{unit} ({products} product(s)): olcumBirimiId {id} is not among Luca's units"
+            )),
+            _ => {}
+        }
+    }
+    checks.push(if bad_units.is_empty() {
+        Check::ok(
+            "units",
+            format!(
+                "all {} Katana unit(s) map to a Luca unit",
+                katana.units.len()
+            ),
+        )
+    } else {
+        Check::fail(
+            "units",
+            Exit::Partial,
+            bad_units.join("; "),
+            "map each under `[mapping.units]` to an olcumBirimiId Luca lists (`katana-sync \
+             mapping init` proposes them), or set `[mapping] default_unit_id`",
+        )
+    });
+    let no_rate: Vec<String> = katana
+        .tax_rates
+        .iter()
+        .filter(|(id, _, rate)| rate.is_none() && !m.tax_rates.contains_key(id))
+        .map(|(id, name, _)| format!("{id} {name}"))
+        .collect();
+    checks.push(if no_rate.is_empty() {
+        Check::ok(
+            "tax rates",
+            format!(
+                "all {} Katana tax rate(s) have a rate{}",
+                katana.tax_rates.len(),
+                if m.tax_rates.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} overridden in [mapping.tax_rates])", m.tax_rates.len())
+                }
+            ),
+        )
+    } else {
+        Check::fail(
+            "tax rates",
+            Exit::Partial,
+            format!(
+                "Katana tax rate(s) with no rate: {}; their orders would be held back",
+                no_rate.join(", ")
+            ),
+            "set each under `[mapping.tax_rates]` as a VAT fraction, e.g. \"7\" = \"0.20\"",
+        )
+    });
+    checks
 }
 
 /// Writes the test objects and stores what they showed (`doctor --probe`).

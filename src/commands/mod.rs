@@ -4,10 +4,12 @@
 //! counts and errors, printed as text or JSON.
 
 mod adjustments;
+mod all;
 mod completions;
 mod delete_sku;
 mod doctor;
 mod history;
+mod mapping;
 pub mod passes;
 
 use crate::cli::{Cli, Command};
@@ -40,6 +42,8 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
         Command::Adjustments(cmd) => adjustments::run(g, progress, cmd).await,
         Command::DeleteSku(args) => delete_sku::run(g, progress, &args).await,
         Command::Pass(cmd) => passes::run(g, progress, cmd).await,
+        Command::All(args) => all::run(g, progress, &args).await,
+        Command::Mapping(crate::cli::MappingCmd::Init) => mapping::init(g, progress).await,
     }
 }
 
@@ -61,16 +65,21 @@ pub async fn run_pass(
     let armed = ctx.stop.arm();
     let mut tally = Tally::default();
     // A dry run's writes are all rolled back: it computes exactly what a real run
-    // would, and keeps none of it.
-    let result = match ctx.dry_run().then(|| ctx.store.begin_dry_run()) {
+    // would, and keeps none of it. Under `all --dry-run` the chain's one transaction is
+    // open already: the pass plans on what the passes before it would have stored, and
+    // `all` rolls the whole chain back (and writes the rate log) at its end.
+    let own_dry_run = ctx.dry_run() && ctx.store.conn().is_autocommit();
+    let result = match own_dry_run.then(|| ctx.store.begin_dry_run()) {
         Some(Err(e)) => Err(e),
         _ => until_stopped(&ctx.stop, STOP_GRACE, body(&mut tally)).await,
     };
-    let result = match ctx.dry_run() {
+    let result = match own_dry_run {
         true => result.and(ctx.store.end_dry_run()),
         false => result,
     };
-    ctx.after_pass();
+    if !ctx.dry_run() || own_dry_run {
+        ctx.after_pass();
+    }
     let after = ctx.requests.snapshot();
     let status = match (&result, ctx.dry_run()) {
         (Err(_), _) => RunStatus::Failed,
@@ -89,7 +98,7 @@ pub async fn run_pass(
             reason: e.to_string(),
         });
     }
-    let run = Run {
+    let mut run = Run {
         run_id,
         sync_type,
         status,
@@ -108,6 +117,8 @@ pub async fn run_pass(
         message: result.as_ref().err().map(|e| format!("{e:#}")),
         extra: tally.extra,
     };
+    // Kept with the run: the metrics of a pass that did not run this time say it.
+    run.extra.exit_code = Some(pass_exit(&run, result.as_ref().err()).code());
     let finished = ctx.store.finish_run(&run);
     ctx.set_active_run(None);
     drop(armed);
@@ -170,6 +181,14 @@ pub fn exit_of(run: &Run) -> Exit {
         // The error that failed the run decides; see `exit_for`.
         RunStatus::Failed => Exit::Internal,
         _ => Exit::Partial,
+    }
+}
+
+/// The exit code of a pass that ended with `err` (or none), SPEC section 3.
+pub fn pass_exit(run: &Run, err: Option<&anyhow::Error>) -> Exit {
+    match err {
+        Some(e) => crate::error::exit_for(e),
+        None => exit_of(run),
     }
 }
 

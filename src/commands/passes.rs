@@ -53,7 +53,17 @@ macro_rules! passes {
                 match self { $($(PassCmd::$variant($file::Args { .. }) => SyncType::$variant,)?)* }
             }
 
-            async fn body(self, ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
+            /// The pass as its command runs with no arguments (for `all`); `None` when
+            /// it has no command, or arguments that cannot all default.
+            pub fn with_defaults(sync_type: SyncType) -> Option<PassCmd> {
+                let cmd = clap::Command::new(sync_type.as_str()).no_binary_name(true);
+                let m = Self::augment(cmd, sync_type)
+                    .try_get_matches_from(std::iter::empty::<&str>())
+                    .ok()?;
+                Self::from_matches(sync_type, &m).ok()
+            }
+
+            pub(super) async fn body(self, ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 match self { $($(PassCmd::$variant(args) => $file::run(ctx, tally, args).await,)?)* }
             }
 
@@ -157,6 +167,7 @@ pub async fn run(
     let ctx = Ctx::open(opts, progress, crate::context::Needs::writer(opts)).await?;
     let sync_type = cmd.sync_type();
     let (run, err) = super::run_pass(&ctx, sync_type, async |t| cmd.body(&ctx, t).await).await;
+    crate::metrics::after_pass(&ctx);
     super::print_run(&ctx, &run)?;
     match err {
         Some(e) => Err(e),

@@ -352,7 +352,7 @@ impl DocKind {
     }
 
     /// The document series defined on the tenant for this kind.
-    fn series(self) -> &'static [&'static str] {
+    pub(super) fn series(self) -> &'static [&'static str] {
         match self {
             DocKind::Invoice => &["A", "EFA2025"],
             DocKind::Despatch => &["A", "GND2022"],
@@ -361,7 +361,7 @@ impl DocKind {
     }
 
     /// Accepted `belgeTurDetayId`s and their effect on stock (+1 in, -1 out, 0 none).
-    fn doc_types(self) -> &'static [(i64, i64)] {
+    pub(super) fn doc_types(self) -> &'static [(i64, i64)] {
         match self {
             // 76 goods sales invoice, 69 purchase invoice, 72 sales return.
             DocKind::Invoice => &[(76, -1), (69, 1), (72, 1)],

@@ -93,6 +93,8 @@ enum Action {
     ListDespatches,
     CreateStockSlip,
     ListOnHand,
+    ListUnits,
+    ListSeries,
 }
 
 impl Action {
@@ -117,6 +119,8 @@ impl Action {
             "ListeleStkSsIrsaliyeBaslik.do" => Action::ListDespatches,
             "EkleStkWsDshBaslik.do" => Action::CreateStockSlip,
             "ListeleStkSsEldekiMiktar.do" => Action::ListOnHand,
+            "ListeleGnlOlcumBirimi.do" => Action::ListUnits,
+            "ListeleGnlOrgSsSeri.do" => Action::ListSeries,
             _ => return None,
         })
     }
@@ -131,6 +135,8 @@ impl Action {
                 | Action::ListInvoices
                 | Action::ListDespatches
                 | Action::ListOnHand
+                | Action::ListUnits
+                | Action::ListSeries
         )
     }
 
@@ -752,6 +758,8 @@ fn dispatch(
             branch.list_on_hand(query_value("stkDepo.depoId")),
             under_list,
         ),
+        Action::ListUnits => listed(super::lookups::units(body), under_list),
+        Action::ListSeries => listed(super::lookups::series(body), bare),
         // Handled before a branch is needed.
         Action::Login | Action::Branches | Action::SelectBranch => {
             Outcome::answer(business_error("Beklenmedik Hata!"))

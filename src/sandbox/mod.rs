@@ -17,6 +17,7 @@ pub mod data;
 pub mod faults;
 mod katana;
 pub mod ledger;
+mod lookups;
 mod luca;
 pub mod model;
 mod serve;

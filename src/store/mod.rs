@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod lock;
 pub mod luca_findings;
 pub mod luca_ids;
+pub mod metrics;
 pub mod orders;
 pub mod outbox;
 pub mod quarantine;

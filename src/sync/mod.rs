@@ -7,6 +7,7 @@ pub mod delete_sku;
 pub mod despatches;
 pub mod identity;
 pub mod invoices;
+pub mod lookups;
 pub mod orders;
 pub mod partners;
 pub mod products;

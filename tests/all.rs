@@ -1,0 +1,225 @@
+//! `all`: every pass of the registry against the sandbox, one history row each, the
+//! worst exit code; `--due`; Luca's login rejected (the Katana pulls still run, exit 77);
+//! `--dry-run` of the whole chain; the metrics file after it.
+
+mod common;
+
+use common::{Env, Tool, clean};
+use katana_sync::sandbox::SandboxOptions;
+use serde_json::Value;
+
+fn runs(v: &Value) -> &Vec<Value> {
+    v["runs"].as_array().expect("a runs array")
+}
+
+fn entry<'a>(v: &'a Value, sync_type: &str) -> &'a Value {
+    runs(v)
+        .iter()
+        .find(|r| r["sync_type"] == sync_type)
+        .unwrap_or_else(|| panic!("no {sync_type} in {v:#}"))
+}
+
+/// The chain as this build has it (other passes join through the registry).
+const CHAIN: [&str; 6] = [
+    "warehouses_pull",
+    "customers_pull",
+    "suppliers_pull",
+    "products_pull",
+    "products_push",
+    "orders_pull",
+];
+
+#[test]
+fn all_runs_every_pass_once_and_exits_with_the_worst() {
+    // The demo's bad records on: orders pull holds some back, so the worst is 1.
+    let opts = SandboxOptions {
+        rate_limit: 600,
+        ..clean(30, 8, 20)
+    };
+    let opts = SandboxOptions {
+        bad_records: true,
+        ..opts
+    };
+    let env = Env::new(opts, Tool::default());
+    let metrics = env.dir.path().join("katana-sync.prom");
+    let (code, v) = env.run_json(&["all", "--metrics-file", metrics.to_str().unwrap()]);
+    let names: Vec<&str> = runs(&v)
+        .iter()
+        .map(|r| r["sync_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, CHAIN, "{v:#}");
+    for r in runs(&v) {
+        assert!(r["run_id"].as_i64().unwrap() > 0, "{r:#}");
+        assert_ne!(r["status"], "failed", "{r:#}");
+    }
+    assert_eq!(entry(&v, "orders_pull")["status"], "partial");
+    assert_eq!(code, 1, "the worst of the passes: {v:#}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs"),
+        CHAIN.len() as i64,
+        "one history row per pass"
+    );
+    assert!(env.count("SELECT count(*) FROM luca_stock_cards") > 0);
+
+    // The metrics file holds each pass's figures, in Prometheus's text format.
+    let text = std::fs::read_to_string(&metrics).expect("metrics written");
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(g) | prometheus_parse::Value::Untyped(g) => g,
+            ref other => panic!("{name} is {other:?}"),
+        }
+    };
+    let orders = entry(&v, "orders_pull");
+    let pass = ("pass", "orders_pull");
+    assert_eq!(
+        value(
+            "katana_sync_last_run_records",
+            &[pass, ("outcome", "created")]
+        ),
+        orders["created"].as_f64().unwrap()
+    );
+    assert_eq!(
+        value(
+            "katana_sync_last_run_records",
+            &[pass, ("outcome", "failed")]
+        ),
+        orders["failed"].as_f64().unwrap()
+    );
+    assert_eq!(
+        value(
+            "katana_sync_last_run_requests",
+            &[pass, ("remote", "katana")]
+        ),
+        orders["requests"]["katana"].as_f64().unwrap()
+    );
+    assert_eq!(value("katana_sync_last_run_exit_code", &[pass]), 1.0);
+    assert_eq!(
+        value(
+            "katana_sync_last_run_exit_code",
+            &[("pass", "products_push")]
+        ),
+        0.0
+    );
+    assert!(value("katana_sync_last_run_timestamp_seconds", &[pass]) > 1.7e9);
+    assert!(value("katana_sync_last_run_duration_seconds", &[pass]) >= 0.0);
+    assert!(
+        value(
+            "katana_sync_last_success_timestamp_seconds",
+            &[("pass", "products_push")]
+        ) > 1.7e9
+    );
+    assert!(
+        !text.contains("katana_sync_last_success_timestamp_seconds{pass=\"orders_pull\"}"),
+        "orders pull never succeeded fully: {text}"
+    );
+    let pending = env.count("SELECT count(*) FROM adjustments WHERE status = 'pending'");
+    assert!(pending > 0);
+    assert_eq!(
+        value("katana_sync_pending_adjustments", &[]),
+        pending as f64
+    );
+    assert_eq!(value("katana_sync_unknown_outcomes", &[]), 0.0);
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".katana-sync-metrics"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // The text form ends with the table and one line on the exit code.
+    let out = env.run(&["all"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("pass ") && text.contains("orders_pull"),
+        "{text}"
+    );
+    assert!(text.contains("held back:"), "{text}");
+    assert!(text.contains("adjustments approve"), "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("exit 1: "), "{text}");
+}
+
+#[test]
+fn due_skips_what_ran_a_moment_ago_and_runs_what_is_due() {
+    let tool = Tool {
+        extra: "\n[sync.intervals]\norders = \"1s\"\n",
+        ..Tool::default()
+    };
+    let env = Env::new(clean(20, 6, 10), tool);
+    let (code, v) = env.run_json(&["all", "--due"]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(runs(&v).iter().all(|r| r["status"] == "ok"), "{v:#}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let before = env.count("SELECT count(*) FROM runs");
+    let (code, v) = env.run_json(&["all", "--due"]);
+    assert_eq!(code, 0, "{v:#}");
+    for name in &CHAIN[..5] {
+        let r = entry(&v, name);
+        assert_eq!(r["status"], "skipped", "{r:#}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.starts_with("not due: last success"), "{reason}");
+        assert!(r.get("run_id").is_none(), "a skipped pass is not recorded");
+    }
+    assert_eq!(entry(&v, "orders_pull")["status"], "ok", "its 1 s are over");
+    assert_eq!(env.count("SELECT count(*) FROM runs"), before + 1);
+}
+
+#[test]
+fn a_rejected_luca_login_still_pulls_katana_and_exits_77() {
+    let env = Env::new(clean(20, 6, 10), Tool::default());
+    let out = env
+        .cmd()
+        .args(["--json", "all"])
+        .env("LUCA_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{}", common::stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in [
+        "warehouses_pull",
+        "customers_pull",
+        "suppliers_pull",
+        "orders_pull",
+    ] {
+        assert_eq!(entry(&v, name)["status"], "ok", "{v:#}");
+    }
+    assert_eq!(entry(&v, "products_pull")["status"], "failed");
+    let push = entry(&v, "products_push");
+    assert_eq!(push["status"], "skipped");
+    assert!(
+        push["reason"].as_str().unwrap().contains("products_pull"),
+        "{push:#}"
+    );
+    assert!(env.count("SELECT count(*) FROM sales_orders") > 0);
+    assert_eq!(env.stats().luca.creates.stock_card, 0);
+}
+
+#[test]
+fn a_dry_run_plans_the_whole_chain_and_keeps_nothing_but_history() {
+    let env = Env::new(clean(20, 6, 10), Tool::default());
+    let (code, v) = env.run_json(&["all", "--dry-run"]);
+    assert_eq!(code, 0, "{v:#}");
+    for r in runs(&v) {
+        assert_eq!(r["status"], "dry_run", "{r:#}");
+    }
+    // The push planned on the variants the pull would have stored.
+    let planned = entry(&v, "products_push")["planned"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(planned > 0, "{v:#}");
+    assert_eq!(env.count("SELECT count(*) FROM variants"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs WHERE status = 'dry_run'"),
+        CHAIN.len() as i64
+    );
+    assert_eq!(env.stats().luca.creates.stock_card, 0);
+}
