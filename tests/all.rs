@@ -19,14 +19,20 @@ fn entry<'a>(v: &'a Value, sync_type: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {sync_type} in {v:#}"))
 }
 
-/// The chain as this build has it (other passes join through the registry).
-const CHAIN: [&str; 6] = [
+/// The chain in SPEC section 1's order (the passes join through the registry).
+const CHAIN: [&str; 12] = [
     "warehouses_pull",
+    "warehouses_push",
     "customers_pull",
+    "customers_push",
     "suppliers_pull",
+    "suppliers_push",
     "products_pull",
     "products_push",
     "orders_pull",
+    "stock",
+    "invoices",
+    "despatches",
 ];
 
 #[test]
@@ -48,7 +54,22 @@ fn all_runs_every_pass_once_and_exits_with_the_worst() {
         .map(|r| r["sync_type"].as_str().unwrap())
         .collect();
     assert_eq!(names, CHAIN, "{v:#}");
-    for r in runs(&v) {
+    // Despatch notes are off by default: skipped with the reason, not recorded.
+    let despatches = entry(&v, "despatches");
+    assert_eq!(despatches["status"], "skipped", "{despatches:#}");
+    assert!(
+        despatches["reason"]
+            .as_str()
+            .unwrap()
+            .contains("despatches"),
+        "{despatches:#}"
+    );
+    let ran: Vec<&Value> = runs(&v)
+        .iter()
+        .filter(|r| r["status"] != "skipped")
+        .collect();
+    assert_eq!(ran.len(), CHAIN.len() - 1, "{v:#}");
+    for r in &ran {
         assert!(r["run_id"].as_i64().unwrap() > 0, "{r:#}");
         assert_ne!(r["status"], "failed", "{r:#}");
     }
@@ -56,8 +77,8 @@ fn all_runs_every_pass_once_and_exits_with_the_worst() {
     assert_eq!(code, 1, "the worst of the passes: {v:#}");
     assert_eq!(
         env.count("SELECT count(*) FROM runs"),
-        CHAIN.len() as i64,
-        "one history row per pass"
+        ran.len() as i64,
+        "one history row per pass that ran"
     );
     assert!(env.count("SELECT count(*) FROM luca_stock_cards") > 0);
 
@@ -150,13 +171,18 @@ fn all_runs_every_pass_once_and_exits_with_the_worst() {
 #[test]
 fn due_skips_what_ran_a_moment_ago_and_runs_what_is_due() {
     let tool = Tool {
-        extra: "\n[sync.intervals]\norders = \"1s\"\n",
+        extra: "\"1003\" = \"001\"\n[sync.intervals]\norders = \"1s\"\n",
         ..Tool::default()
     };
     let env = Env::new(clean(20, 6, 10), tool);
     let (code, v) = env.run_json(&["all", "--due"]);
     assert_eq!(code, 0, "{v:#}");
-    assert!(runs(&v).iter().all(|r| r["status"] == "ok"), "{v:#}");
+    assert!(
+        runs(&v)
+            .iter()
+            .all(|r| r["status"] == "ok" || r["sync_type"] == "despatches"),
+        "{v:#}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let before = env.count("SELECT count(*) FROM runs");
     let (code, v) = env.run_json(&["all", "--due"]);
@@ -183,32 +209,55 @@ fn a_rejected_luca_login_still_pulls_katana_and_exits_77() {
         .unwrap();
     assert_eq!(out.status.code(), Some(77), "{}", common::stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The first pass meets the rejected login after its Katana side; every later pull
+    // of both sides runs its Katana side only; the Luca passes are skipped with why.
+    assert_eq!(entry(&v, "warehouses_pull")["status"], "failed", "{v:#}");
     for name in [
-        "warehouses_pull",
         "customers_pull",
         "suppliers_pull",
+        "products_pull",
         "orders_pull",
     ] {
-        assert_eq!(entry(&v, name)["status"], "ok", "{v:#}");
+        assert_eq!(entry(&v, name)["status"], "ok", "{name}: {v:#}");
     }
-    assert_eq!(entry(&v, "products_pull")["status"], "failed");
-    let push = entry(&v, "products_push");
-    assert_eq!(push["status"], "skipped");
-    assert!(
-        push["reason"].as_str().unwrap().contains("products_pull"),
-        "{push:#}"
-    );
+    for name in [
+        "warehouses_push",
+        "customers_push",
+        "products_push",
+        "invoices",
+    ] {
+        let push = entry(&v, name);
+        assert_eq!(push["status"], "skipped", "{push:#}");
+        assert!(
+            push["reason"].as_str().unwrap().contains("Luca"),
+            "{push:#}"
+        );
+    }
+    assert_eq!(env.stats().luca.creates.customer, 0);
+    assert!(env.count("SELECT count(*) FROM locations") > 0);
+    assert!(env.count("SELECT count(*) FROM partners") > 0);
+    assert!(env.count("SELECT count(*) FROM variants") > 0);
     assert!(env.count("SELECT count(*) FROM sales_orders") > 0);
     assert_eq!(env.stats().luca.creates.stock_card, 0);
 }
 
 #[test]
 fn a_dry_run_plans_the_whole_chain_and_keeps_nothing_but_history() {
-    let env = Env::new(clean(20, 6, 10), Tool::default());
+    let env = Env::new(
+        clean(20, 6, 10),
+        Tool {
+            extra: "\"1003\" = \"001\"\n",
+            ..Tool::default()
+        },
+    );
     let (code, v) = env.run_json(&["all", "--dry-run"]);
     assert_eq!(code, 0, "{v:#}");
     for r in runs(&v) {
-        assert_eq!(r["status"], "dry_run", "{r:#}");
+        if r["sync_type"] == "despatches" {
+            assert_eq!(r["status"], "skipped", "{r:#}");
+        } else {
+            assert_eq!(r["status"], "dry_run", "{r:#}");
+        }
     }
     // The push planned on the variants the pull would have stored.
     let planned = entry(&v, "products_push")["planned"]
@@ -219,7 +268,7 @@ fn a_dry_run_plans_the_whole_chain_and_keeps_nothing_but_history() {
     assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 0);
     assert_eq!(
         env.count("SELECT count(*) FROM runs WHERE status = 'dry_run'"),
-        CHAIN.len() as i64
+        CHAIN.len() as i64 - 1
     );
     assert_eq!(env.stats().luca.creates.stock_card, 0);
 }

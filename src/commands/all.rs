@@ -102,10 +102,26 @@ pub async fn run(opts: &Options, progress: Mode, args: &AllArgs) -> anyhow::Resu
     let mut fatal: Option<anyhow::Error> = None;
     for (i, &t) in chain.iter().enumerate() {
         let info = t.info();
-        let outcome = match skip_reason(&ctx, args, info, &outcomes, &down_remotes)? {
+        // Luca down: a pull of both sides still runs its Katana side (SPEC: "Luca down,
+        // the Katana pulls still run"), and says so.
+        let katana_only = down_remotes.iter().any(|(r, _)| *r == Remote::Luca)
+            && info.remotes.contains(&Remote::Katana)
+            && info.remotes.contains(&Remote::Luca)
+            && PassCmd::with_words(t, &["--from", "katana"]).is_some();
+        let down_here: Vec<(Remote, SyncType)> = down_remotes
+            .iter()
+            .copied()
+            .filter(|(r, _)| !(katana_only && *r == Remote::Luca))
+            .collect();
+        let outcome = match skip_reason(&ctx, args, info, &outcomes, &down_here)? {
             Some((reason, blocks)) => Outcome::Skipped { reason, blocks },
             None => {
-                let Some(cmd) = PassCmd::with_defaults(t) else {
+                let cmd = if katana_only {
+                    PassCmd::with_words(t, &["--from", "katana"])
+                } else {
+                    PassCmd::with_defaults(t)
+                };
+                let Some(cmd) = cmd else {
                     let reason = format!(
                         "needs arguments of its own: run `katana-sync {}`",
                         info.cli.join(" ")
@@ -121,8 +137,17 @@ pub async fn run(opts: &Options, progress: Mode, args: &AllArgs) -> anyhow::Resu
                     continue;
                 };
                 tracing::info!("{} ({}/{}): {}", t.as_str(), i + 1, chain.len(), info.about);
-                let (run, err) =
-                    super::run_pass(&ctx, t, async |tally| cmd.body(&ctx, tally).await).await;
+                let (run, err) = super::run_pass(&ctx, t, async |tally| {
+                    if katana_only {
+                        tally.say(
+                            "Luca is unavailable in this run: only the Katana side was pulled \
+                             (`--from katana`)"
+                                .to_string(),
+                        );
+                    }
+                    cmd.body(&ctx, tally).await
+                })
+                .await;
                 crate::metrics::after_pass(&ctx);
                 let exit = super::pass_exit(&run, err.as_ref());
                 let remote = err.as_ref().and_then(remote_down);

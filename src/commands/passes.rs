@@ -56,9 +56,15 @@ macro_rules! passes {
             /// The pass as its command runs with no arguments (for `all`); `None` when
             /// it has no command, or arguments that cannot all default.
             pub fn with_defaults(sync_type: SyncType) -> Option<PassCmd> {
+                Self::with_words(sync_type, &[])
+            }
+
+            /// The pass as its command runs with these arguments (`["--from", "katana"]`);
+            /// `None` when it has no command or does not take them.
+            pub fn with_words(sync_type: SyncType, words: &[&str]) -> Option<PassCmd> {
                 let cmd = clap::Command::new(sync_type.as_str()).no_binary_name(true);
                 let m = Self::augment(cmd, sync_type)
-                    .try_get_matches_from(std::iter::empty::<&str>())
+                    .try_get_matches_from(words.iter().copied())
                     .ok()?;
                 Self::from_matches(sync_type, &m).ok()
             }
