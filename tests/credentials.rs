@@ -67,8 +67,11 @@ fn rejected_credentials_exit_77_and_say_where_they_came_from() {
 #[test]
 fn no_secret_reaches_logs_output_or_the_store() {
     let env = env_with_canaries();
+    let metrics = env.dir.path().join("katana-sync.prom");
+    let metrics_arg = metrics.to_str().unwrap().to_string();
     let mut seen = String::new();
     for args in [
+        vec!["all"],
         vec!["orders", "pull"],
         vec!["products", "pull"],
         vec!["products", "push"],
@@ -79,7 +82,7 @@ fn no_secret_reaches_logs_output_or_the_store() {
         let out = env
             .cmd()
             .args(&args)
-            .args(["-vv"])
+            .args(["-vv", "--metrics-file", &metrics_arg])
             .env("KATANA_SYNC_LOG", "trace")
             .env("KATANA_API_KEY", KEY)
             .env("LUCA_PASSWORD", PASSWORD)
@@ -101,6 +104,7 @@ fn no_secret_reaches_logs_output_or_the_store() {
         !seen.contains("JSESSIONID="),
         "a session cookie leaked into the output"
     );
+    assert!(metrics.exists(), "the metrics file was written");
     for file in std::fs::read_dir(env.dir.path()).unwrap() {
         let path = file.unwrap().path();
         if path.file_name().unwrap() == "sync.toml" {
@@ -120,8 +124,8 @@ fn no_secret_reaches_logs_output_or_the_store() {
     );
     eprintln!(
         "secret canaries: 2 secrets (Katana key, Luca password) and the session cookie searched \
-         in stdout and stderr at trace level of 6 commands ({} bytes) and in every file beside \
-         the store (the store, its WAL, the sandbox state): 0 hits",
+         in stdout and stderr at trace level of 7 commands, `all` first ({} bytes), and in every \
+         file beside the store (the store, its WAL, the metrics file, the sandbox state): 0 hits",
         seen.len()
     );
 }
