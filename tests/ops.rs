@@ -56,6 +56,37 @@ fn doctor_names_a_broken_config_a_missing_series_and_an_unmapped_location() {
         "{msg}"
     );
 
+    // Despatch notes on: their series is checked too (and only then).
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "despatch series")
+    );
+    set_config(
+        &env,
+        &good
+            .replace("[sync]\n", "[sync]\ndespatches = true\n")
+            .replace("[mapping]\n", "[mapping]\ndespatch_series = \"ZZ\"\n"),
+    );
+    let (code, v) = env.run_json(&["doctor"]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&v, "invoice series")["ok"], true);
+    let d = check(&v, "despatch series");
+    assert_eq!(d["ok"], false, "{d:#}");
+    assert!(d["message"].as_str().unwrap().contains("\"ZZ\""), "{d:#}");
+    assert!(
+        d["fix"].as_str().unwrap().contains("despatch_series"),
+        "{d:#}"
+    );
+    set_config(
+        &env,
+        &good.replace("[sync]\n", "[sync]\ndespatches = true\n"),
+    );
+    let (_, v) = env.run_json(&["doctor"]);
+    assert_eq!(check(&v, "despatch series")["ok"], true, "{v:#}");
+
     set_config(&env, &good.replace("page_size = 250", "page_size = 0"));
     let (code, v) = env.run_json(&["doctor"]);
     assert_eq!(code, 78);

@@ -347,7 +347,7 @@ async fn mapping_checks(ctx: &Ctx) -> Vec<Check> {
     let m = &ctx.config.mapping;
     let sides = async {
         let k = lookups::katana_side(ctx).await?;
-        let l = lookups::luca_side(ctx, &[m.invoice_doc_type]).await?;
+        let l = lookups::luca_side(ctx, &[m.invoice_doc_type, m.despatch_doc_type]).await?;
         anyhow::Ok((k, l))
     };
     let (katana, luca) = match sides.await {
@@ -362,37 +362,44 @@ async fn mapping_checks(ctx: &Ctx) -> Vec<Check> {
         }
     };
     let mut checks = Vec::new();
-    let series = luca
-        .series
-        .get(&m.invoice_doc_type)
-        .cloned()
-        .unwrap_or_default();
-    checks.push(if series.contains(&m.invoice_series) {
-        Check::ok(
-            "invoice series",
-            format!(
-                "{} exists for document type {}",
-                m.invoice_series, m.invoice_doc_type
-            ),
-        )
-    } else {
-        Check::fail(
-            "invoice series",
-            Exit::Partial,
-            format!(
-                "Luca has no series {:?} for document type {} (it lists: {}); every invoice \
-                 would be refused",
-                m.invoice_series,
-                m.invoice_doc_type,
-                if series.is_empty() {
-                    "none".to_string()
-                } else {
-                    series.join(", ")
-                }
-            ),
-            "set `[mapping] invoice_series` to one of them, or define the series in Luca",
-        )
-    });
+    // The series every document of a kind is sent under: a missing one refuses them all.
+    let series_check = |label: &'static str, key: &str, name: &str, doc_type: i64, noun: &str| {
+        let series = luca.series.get(&doc_type).cloned().unwrap_or_default();
+        if series.iter().any(|s| s == name) {
+            Check::ok(label, format!("{name} exists for document type {doc_type}"))
+        } else {
+            Check::fail(
+                label,
+                Exit::Partial,
+                format!(
+                    "Luca has no series {name:?} for document type {doc_type} (it lists: {}); \
+                     every {noun} would be refused",
+                    if series.is_empty() {
+                        "none".to_string()
+                    } else {
+                        series.join(", ")
+                    }
+                ),
+                format!("set `[mapping] {key}` to one of them, or define the series in Luca"),
+            )
+        }
+    };
+    checks.push(series_check(
+        "invoice series",
+        "invoice_series",
+        &m.invoice_series,
+        m.invoice_doc_type,
+        "invoice",
+    ));
+    if ctx.config.sync.despatches {
+        checks.push(series_check(
+            "despatch series",
+            "despatch_series",
+            &m.despatch_series,
+            m.despatch_doc_type,
+            "despatch note",
+        ));
+    }
     let depots: Vec<&str> = luca.warehouses.iter().map(|w| w.code.as_str()).collect();
     let mut unmapped = Vec::new();
     let mut to_create = Vec::new();
