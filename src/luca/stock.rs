@@ -1,5 +1,4 @@
-//! Stock in Luca: warehouses (`stkDepo`, for their ids), on-hand quantities per
-//! warehouse (`ListeleStkSsEldekiMiktar.do`) and stock slips (`EkleStkWsDshBaslik.do`,
+//! Stock in Luca: on-hand quantities per warehouse (`ListeleStkSsEldekiMiktar.do`) and stock slips (`EkleStkWsDshBaslik.do`,
 //! "Diğer Stok Hareketi"). Luca offers no list of slips, so a slip cannot be looked up.
 
 use rust_decimal::Decimal;
@@ -9,37 +8,12 @@ use super::answer::{id_field, text_field};
 use super::{Error, LucaClient};
 
 pub const SLIP_CREATE: &str = "EkleStkWsDshBaslik.do";
-pub const WAREHOUSE_LIST: &str = "ListeleStkDepo.do";
 const ON_HAND: &str = "ListeleStkSsEldekiMiktar.do";
 
 /// Where list answers keep what we read (the shapes are unverified, so several names).
 const CODE: [&str; 4] = ["kartKodu", "kod", "stokKartKodu", "stokKodu"];
 const QUANTITY: [&str; 3] = ["eldekiMiktar", "miktar", "bakiye"];
-const DEPO_CODE: [&str; 2] = ["kod", "depoKodu"];
-const DEPO_ID: [&str; 1] = ["depoId"];
 const SLIP_ID: [&str; 2] = ["ssDshBaslikId", "dshBaslikId"];
-
-/// A Luca warehouse: its code and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warehouse {
-    pub code: String,
-    pub id: i64,
-}
-
-/// Every warehouse of the branch.
-pub async fn warehouses(luca: &LucaClient) -> Result<Vec<Warehouse>, Error> {
-    Ok(luca
-        .list(WAREHOUSE_LIST, &serde_json::json!({}))
-        .await?
-        .iter()
-        .filter_map(|w| {
-            Some(Warehouse {
-                code: text_field(w, &DEPO_CODE)?.to_string(),
-                id: id_field(w, &DEPO_ID)?,
-            })
-        })
-        .collect())
-}
 
 /// One line of an on-hand answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

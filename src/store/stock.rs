@@ -95,17 +95,6 @@ pub fn warehouse_ids(conn: &Connection) -> anyhow::Result<HashMap<String, i64>> 
     Ok(map)
 }
 
-/// Remembers a Luca warehouse read from its listing (a known id is kept).
-pub fn remember_warehouse(conn: &Connection, code: &str, id: i64, now: &str) -> anyhow::Result<()> {
-    conn.execute(
-        "INSERT INTO luca_warehouses (code, depo_id, source, seen_at) VALUES (?1, ?2, 'pull', ?3)
-         ON CONFLICT (code) DO UPDATE SET depo_id = coalesce(depo_id, excluded.depo_id),
-            seen_at = excluded.seen_at",
-        params![code, id, now],
-    )?;
-    Ok(())
-}
-
 /// What the two snapshots say, and what could not be compared.
 #[derive(Debug, Default)]
 pub struct Drift {

@@ -18,6 +18,7 @@ use crate::context::Ctx;
 use crate::katana::model::{InventoryLevel, decode};
 use crate::luca::{self, LucaClient};
 use crate::report::{Tally, UnknownSlip};
+use crate::store::luca_ids;
 use crate::store::stock::{self, DriftAdjustment, Level, SLIP_KIND, slip_key};
 
 /// Stock slips (`EkleStkWsDshBaslik.do`), keyed by the adjustment they apply.
@@ -238,11 +239,12 @@ async fn pull_on_hand(
     push::learn_wrappers(ctx, luca)?;
     let mut ids = stock::warehouse_ids(ctx.store.conn())?;
     if wanted.iter().any(|w| !ids.contains_key(w)) {
-        let listed = luca::stock::warehouses(luca).await?;
+        let listed = luca::accounts::warehouses(luca).await?;
         ctx.store.write(|tx| {
             let now = crate::store::now();
             for w in &listed {
-                stock::remember_warehouse(tx, &w.code, w.id, &now)?;
+                let name = w.name.as_deref();
+                luca_ids::map_warehouse(tx, &w.code, w.id, name, luca_ids::Source::Pull, &now)?;
             }
             Ok(())
         })?;
