@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use common::{Env, Tool, clean, hits};
 use katana_sync::sandbox::SandboxOptions;
@@ -218,18 +217,8 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_account_per_customer() {
     while kills.len() < 24 && i < 60 {
         let target = 1 + (i * 7) % 23;
         let before = env.stats().luca.creates.customer;
-        let mut child = env.spawn(&["customers", "push"]);
-        let killed = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if env.stats().luca.creates.customer - before >= target {
-                child.kill().unwrap(); // SIGKILL
-                break true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let _ = child.wait();
+        let killed =
+            env.kill_after_creates(&["customers", "push"], target, |s| s.luca.creates.customer);
         if !killed {
             break;
         }

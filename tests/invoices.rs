@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::str::FromStr as _;
-use std::time::Duration;
 
 use common::invoicing::{MAP_1003, luca_invoices, setup, tool};
 use common::{Env, Tool, clean, sandbox as sbx};
@@ -457,19 +456,7 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_invoice_per_order() {
     let mut i = 0u64;
     while kills.len() < 24 && i < 60 {
         let target = 1 + (i * 3) % 8;
-        let before = env.stats().luca.creates.invoice;
-        let mut child = env.spawn(&["invoices"]);
-        let killed = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if env.stats().luca.creates.invoice - before >= target {
-                child.kill().unwrap(); // SIGKILL
-                break true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let _ = child.wait();
+        let killed = env.kill_after_creates(&["invoices"], target, |s| s.luca.creates.invoice);
         i += 1;
         if killed {
             kills.push(target);

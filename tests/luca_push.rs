@@ -71,18 +71,8 @@ fn kill_9_sweep(faults: &str, products: usize, kills: usize, landed: usize) {
     while kills_mid_push.len() < kills && i < 60 {
         let target = 1 + (i * 7) % 40;
         let before = env.stats().luca.creates.stock_card;
-        let mut child = env.spawn(&["products", "push"]);
-        let killed = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if env.stats().luca.creates.stock_card - before >= target {
-                child.kill().unwrap(); // SIGKILL
-                break true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let _ = child.wait();
+        let killed =
+            env.kill_after_creates(&["products", "push"], target, |s| s.luca.creates.stock_card);
         if !killed {
             break;
         }

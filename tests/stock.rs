@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{Env, Tool, clean, hits};
 use katana_sync::sandbox::SandboxOptions;
@@ -533,18 +533,7 @@ fn kill_9_at_twenty_moments_during_the_slip_push_never_sends_a_second_slip() {
     while kills.len() < 24 && i < 60 {
         let target = 1 + (i * 7) % 20;
         let before = env.stats().luca.creates.stock_slip;
-        let mut child = env.spawn(&["stock"]);
-        let killed = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if env.stats().luca.creates.stock_slip - before >= target {
-                child.kill().unwrap(); // SIGKILL
-                break true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let _ = child.wait();
+        let killed = env.kill_after_creates(&["stock"], target, |s| s.luca.creates.stock_slip);
         if !killed {
             break;
         }

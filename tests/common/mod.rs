@@ -183,6 +183,30 @@ default_warehouse = ""
         (code, v)
     }
 
+    /// Starts `args` and kills it with SIGKILL once `creates` has grown by `target`
+    /// since the start: the kill -9 sweeps' one move. False when the run ended first.
+    pub fn kill_after_creates(
+        &self,
+        args: &[&str],
+        target: u64,
+        creates: impl Fn(&Stats) -> u64,
+    ) -> bool {
+        let before = creates(&self.stats());
+        let mut child = self.spawn(args);
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            if creates(&self.stats()) - before >= target {
+                child.kill().unwrap(); // SIGKILL
+                break true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        let _ = child.wait();
+        killed
+    }
+
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.cmd()
             .args(args)
