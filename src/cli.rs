@@ -286,6 +286,7 @@ impl From<&GlobalOpts> for crate::context::Options {
             quiet: g.quiet,
             sandbox: g.sandbox,
             metrics_file: g.metrics_file.clone(),
+            host: crate::host::Host::default(),
         }
     }
 }

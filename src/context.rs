@@ -44,6 +44,20 @@ pub struct Options {
     pub sandbox: bool,
     /// `--metrics-file`, over `[metrics] textfile`.
     pub metrics_file: Option<PathBuf>,
+    /// Where results go and the environment is read: the process's own by default.
+    pub host: crate::host::Host,
+}
+
+impl Options {
+    /// The config, layered file → environment → these flags (SPEC section 2); `required`:
+    /// a missing config file is an error.
+    pub fn load_config(&self, required: bool) -> Result<config::Config, crate::error::Error> {
+        let overrides = Overrides {
+            config: self.config.clone(),
+            db: self.db.clone(),
+        };
+        config::load(&overrides, &|key| self.host.var(key), required)
+    }
 }
 
 /// What a command needs before it can run.
@@ -238,11 +252,7 @@ impl Ctx {
         if opts.sandbox {
             return Self::open_sandbox(opts, progress, needs).await;
         }
-        let overrides = Overrides {
-            config: opts.config.clone(),
-            db: opts.db.clone(),
-        };
-        let config = config::load(&overrides, &config::process_env, needs.config_file)?;
+        let config = opts.load_config(needs.config_file)?;
         Self::with_config(opts, progress, needs, config)
     }
 
@@ -254,13 +264,7 @@ impl Ctx {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(config::SANDBOX_STORE))
         } else {
-            let overrides = Overrides {
-                config: opts.config.clone(),
-                db: opts.db.clone(),
-            };
-            config::load(&overrides, &config::process_env, false)?
-                .store
-                .path
+            opts.load_config(false)?.store.path
         };
         Store::open_existing(&path)
     }

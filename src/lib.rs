@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod host;
 pub(crate) mod katana;
 pub(crate) mod luca;
 pub mod metrics;

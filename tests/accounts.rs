@@ -96,7 +96,7 @@ fn errors(run: &Value) -> Vec<(String, String, String)> {
 
 #[test]
 fn accounts_in_luca_are_adopted_by_code_and_tax_number_and_a_rerun_creates_nothing() {
-    let env = Env::new(clean(0, 2, 40), Tool::default());
+    let env = Env::new(clean(0, 2, 40), Tool::default()).in_process();
     // Only the Katana half first: the push matches Luca's accounts itself.
     assert_eq!(
         env.run_json(&["customers", "pull", "--from", "katana"]).0,
@@ -210,7 +210,8 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_account_per_customer() {
             sessions: 2,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["customers", "pull"]).0, 0);
     let mut kills = Vec::new();
     let mut i = 0u64;
@@ -269,7 +270,7 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_account_per_customer() {
 
 #[test]
 fn a_malformed_tax_number_is_held_back_and_the_rest_are_created() {
-    let env = Env::new(clean(0, 2, 20), Tool::default());
+    let env = Env::new(clean(0, 2, 20), Tool::default()).in_process();
     let ids: Vec<i64> = env.sandbox().with_katana(|k| {
         let ids: Vec<i64> = k.customers.keys().copied().rev().take(2).collect();
         k.edit::<Customer>(ids[0], |c| c.reference_id = Some("VKN:12345".into()));
@@ -314,7 +315,7 @@ fn a_malformed_tax_number_is_held_back_and_the_rest_are_created() {
 
 #[test]
 fn several_accounts_for_one_customer_or_one_for_several_are_findings_never_guesses() {
-    let env = Env::new(clean(0, 2, 20), Tool::default());
+    let env = Env::new(clean(0, 2, 20), Tool::default()).in_process();
     assert_eq!(
         env.run_json(&["customers", "pull", "--from", "katana"]).0,
         0
@@ -402,7 +403,7 @@ fn several_accounts_for_one_customer_or_one_for_several_are_findings_never_guess
 
 #[test]
 fn an_unmapped_location_is_reported_with_its_fix_and_gets_nothing() {
-    let env = Env::new(clean(0, 2, 5), Tool::default());
+    let env = Env::new(clean(0, 2, 5), Tool::default()).in_process();
     let (code, run) = env.run_json(&["warehouses", "pull"]);
     assert_eq!(code, 1, "{run}");
     let errs = errors(&run);
@@ -450,7 +451,7 @@ fn an_unmapped_location_is_reported_with_its_fix_and_gets_nothing() {
 
 #[test]
 fn dry_run_lists_the_accounts_it_would_create_and_history_records_the_pushes() {
-    let env = Env::new(clean(0, 2, 12), Tool::default());
+    let env = Env::new(clean(0, 2, 12), Tool::default()).in_process();
     assert_eq!(
         env.run_json(&["customers", "pull", "--from", "katana"]).0,
         0
@@ -512,7 +513,7 @@ fn dry_run_lists_the_accounts_it_would_create_and_history_records_the_pushes() {
 
 #[test]
 fn push_by_id_creates_only_those_and_names_an_unknown_id() {
-    let env = Env::new(clean(0, 2, 12), Tool::default());
+    let env = Env::new(clean(0, 2, 12), Tool::default()).in_process();
     assert_eq!(env.run_json(&["customers", "pull"]).0, 0);
     let unmapped: Vec<i64> = {
         let map = mapped(&env, "customer");

@@ -46,7 +46,7 @@ fn all_runs_every_pass_once_and_exits_with_the_worst() {
         bad_records: true,
         ..opts
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     let metrics = env.dir.path().join("katana-sync.prom");
     let (code, v) = env.run_json(&["all", "--metrics-file", metrics.to_str().unwrap()]);
     let names: Vec<&str> = runs(&v)
@@ -174,7 +174,7 @@ fn due_skips_what_ran_a_moment_ago_and_runs_what_is_due() {
         extra: "\"1003\" = \"001\"\n[sync.intervals]\norders = \"1s\"\n",
         ..Tool::default()
     };
-    let env = Env::new(clean(20, 6, 10), tool);
+    let env = Env::new(clean(20, 6, 10), tool).in_process();
     let (code, v) = env.run_json(&["all", "--due"]);
     assert_eq!(code, 0, "{v:#}");
     assert!(
@@ -200,7 +200,7 @@ fn due_skips_what_ran_a_moment_ago_and_runs_what_is_due() {
 
 #[test]
 fn a_rejected_luca_login_still_pulls_katana_and_exits_77() {
-    let env = Env::new(clean(20, 6, 10), Tool::default());
+    let env = Env::new(clean(20, 6, 10), Tool::default()).in_process();
     let out = env
         .cmd()
         .args(["--json", "all"])
@@ -249,7 +249,8 @@ fn a_dry_run_plans_the_whole_chain_and_keeps_nothing_but_history() {
             extra: "\"1003\" = \"001\"\n",
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     let (code, v) = env.run_json(&["all", "--dry-run"]);
     assert_eq!(code, 0, "{v:#}");
     for r in runs(&v) {
@@ -271,4 +272,66 @@ fn a_dry_run_plans_the_whole_chain_and_keeps_nothing_but_history() {
         CHAIN.len() as i64 - 1
     );
     assert_eq!(env.stats().luca.creates.stock_card, 0);
+}
+
+/// A run's JSON with the instants it was run at taken out: all that may differ between
+/// two runs of the same command on the same data.
+fn timeless(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.retain(|k, _| !k.ends_with("_at") && k != "since");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+#[test]
+fn a_command_run_in_process_prints_and_exits_as_the_binary_does() {
+    // The harness's in-process runs stand for the binary only if they agree with it:
+    // the whole chain twice (the second sees the first's store), a usage error and a
+    // text report, on two identical sandboxes.
+    let opts = || SandboxOptions {
+        bad_records: true,
+        ..clean(30, 8, 20)
+    };
+    let binary = Env::new(opts(), Tool::default());
+    let here = Env::new(opts(), Tool::default()).in_process();
+    // The same text but for each test's own directory, named in fixes.
+    let same = |env: &Env, v: Value| {
+        let dir = env.dir.path().display().to_string();
+        timeless(v).to_string().replace(&dir, "<dir>")
+    };
+    for _ in 0..2 {
+        let (a, b) = (binary.run_json(&["all"]), here.run_json(&["all"]));
+        assert_eq!(a.0, b.0);
+        let (a, b) = (same(&binary, a.1), same(&here, b.1));
+        let at = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        let near = |s: &str| {
+            s.chars()
+                .skip(at.saturating_sub(100))
+                .take(300)
+                .collect::<String>()
+        };
+        assert!(a == b, "they part here:\n{}\n{}", near(&a), near(&b));
+    }
+    let usage = |env: &Env| env.run(&["history", "--limit", "0"]);
+    let (a, b) = (usage(&binary), usage(&here));
+    assert_eq!(a.status.code(), Some(2));
+    assert_eq!(a.status.code(), b.status.code());
+    assert_eq!(common::stderr(&a), common::stderr(&b));
+    // The text table, but for its instants.
+    let text = |env: &Env| {
+        let out = common::stdout(&env.run(&["adjustments", "list"]));
+        out.split_whitespace()
+            .filter(|w| !(w.starts_with("20") && w.ends_with('Z')))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(text(&binary), text(&here));
 }

@@ -8,7 +8,7 @@ use common::{Env, Tool, clean};
 
 #[test]
 fn archived_products_are_pulled_kept_and_their_order_rows_are_ordinary() {
-    let env = Env::new(clean(150, 45, 20), Tool::default());
+    let env = Env::new(clean(150, 45, 20), Tool::default()).in_process();
     let archived = env.sandbox().with_katana(|k| {
         k.products
             .values()
@@ -64,7 +64,7 @@ fn archived_products_are_pulled_kept_and_their_order_rows_are_ordinary() {
 
 #[test]
 fn the_sandbox_hides_archived_products_unless_asked() {
-    let env = Env::new(clean(0, 45, 5), Tool::default());
+    let env = Env::new(clean(0, 45, 5), Tool::default()).in_process();
     let base = env.sandbox().katana_url();
     let get = |query: &str| -> usize {
         env.block_on(async {

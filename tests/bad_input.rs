@@ -11,7 +11,7 @@ use common::{Env, Tool, cards_with_code, clean, eligible_skus};
 
 /// An environment with one card pushed to Luca (and mapped in the store).
 fn with_one_card() -> (Env, String) {
-    let env = Env::new(clean(0, 5, 5), Tool::default());
+    let env = Env::new(clean(0, 5, 5), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     // One of the cards the push makes (the seeded ones made by a person are used in
     // documents, and Luca keeps those).
@@ -30,7 +30,7 @@ fn luca_requests(env: &Env) -> u64 {
 
 #[test]
 fn a_blank_sku_is_a_usage_error_and_nothing_is_asked_of_luca() {
-    let env = Env::new(clean(0, 5, 5), Tool::default());
+    let env = Env::new(clean(0, 5, 5), Tool::default()).in_process();
     for sku in ["", "   "] {
         let out = env.run(&["delete-sku", sku, "--yes"]);
         assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
@@ -62,7 +62,7 @@ fn without_a_terminal_delete_sku_needs_yes() {
 
 #[test]
 fn a_sku_with_no_card_is_said_plainly_and_exits_1() {
-    let env = Env::new(clean(0, 5, 5), Tool::default());
+    let env = Env::new(clean(0, 5, 5), Tool::default()).in_process();
     let out = env.run(&["delete-sku", "NO-SUCH-SKU", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
     let text = common::stdout(&out);
@@ -125,7 +125,8 @@ fn deciding_for_an_unknown_order_exits_1_naming_it() {
             page_size: 50,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     assert_eq!(env.run_json(&["customers", "pull"]).0, 0);
     let (code, run) = env.run_json(&["orders", "pull"]);

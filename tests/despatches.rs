@@ -49,7 +49,7 @@ fn invoiced_orders(env: &Env) -> Vec<i64> {
 
 #[test]
 fn delivered_invoiced_orders_get_one_despatch_note_each() {
-    let env = Env::new(clean(16, 8, 4), tool(MAP_1003));
+    let env = Env::new(clean(16, 8, 4), tool(MAP_1003)).in_process();
     setup(&env);
     assert_eq!(env.run_json(&["invoices"]).0, 0);
     let invoiced = invoiced_orders(&env);

@@ -64,7 +64,7 @@ fn dec(s: &str) -> Decimal {
 
 #[test]
 fn invoices_carry_the_approved_rows_and_rates_and_a_rerun_creates_nothing() {
-    let env = Env::new(clean(40, 15, 8), tool(""));
+    let env = Env::new(clean(40, 15, 8), tool("")).in_process();
     setup(&env);
     let (code, run) = env.run_json(&["invoices"]);
     // Orders of the unmapped location 1003 are held, the rest invoiced.
@@ -209,7 +209,7 @@ fn first_customer(env: &Env) -> i64 {
 
 #[test]
 fn a_foreign_order_whose_rates_disagree_is_held_until_fixed() {
-    let env = Env::new(clean(0, 5, 2), tool(""));
+    let env = Env::new(clean(0, 5, 2), tool("")).in_process();
     let v = some_variant(&env);
     let c = first_customer(&env);
     let id = new_order(&env, c, v, Some(Decimal::new(365_000, 4)));
@@ -248,7 +248,7 @@ fn a_foreign_order_whose_rates_disagree_is_held_until_fixed() {
 
 #[test]
 fn two_identical_orders_get_two_invoices_also_when_the_first_answer_is_lost() {
-    let env = Env::new(clean(0, 5, 2), tool(""));
+    let env = Env::new(clean(0, 5, 2), tool("")).in_process();
     let v = some_variant(&env);
     let c = first_customer(&env);
     new_order(&env, c, v, None);
@@ -306,7 +306,7 @@ fn hand_made(env: &Env, body: &Value) -> i64 {
 
 #[test]
 fn dry_run_lists_lines_and_totals_and_writes_nothing() {
-    let env = Env::new(clean(12, 8, 4), tool(MAP_1003));
+    let env = Env::new(clean(12, 8, 4), tool(MAP_1003)).in_process();
     setup(&env);
     let (code, run) = env.run_json(&["--dry-run", "invoices"]);
     assert_eq!(code, 0, "{run}");
@@ -341,7 +341,7 @@ fn dry_run_lists_lines_and_totals_and_writes_nothing() {
 
 #[test]
 fn a_hand_made_invoice_is_adopted_and_ambiguity_waits_for_resolve() {
-    let env = Env::new(clean(12, 8, 4), tool(MAP_1003));
+    let env = Env::new(clean(12, 8, 4), tool(MAP_1003)).in_process();
     setup(&env);
     let bodies = planned(&env);
     assert!(bodies.len() >= 3, "{bodies:?}");
@@ -449,7 +449,8 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_invoice_per_order() {
             sessions: 2,
             ..tool(MAP_1003)
         },
-    );
+    )
+    .in_process();
     setup(&env);
     env.sandbox().set_faults("luca.lost=0.1".parse().unwrap());
     let mut kills = Vec::new();
@@ -490,7 +491,7 @@ fn kill_9_at_twenty_moments_and_lost_answers_leave_one_invoice_per_order() {
 
 #[test]
 fn invoices_create_the_missing_customer_accounts_first_exactly_once() {
-    let env = Env::new(clean(12, 6, 4), tool(MAP_1003));
+    let env = Env::new(clean(12, 6, 4), tool(MAP_1003)).in_process();
     for pass in [
         &["products", "pull"][..],
         &["products", "push"],

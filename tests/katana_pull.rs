@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 #[test]
 fn a_backfill_over_many_pages_then_a_rerun_with_no_change_costs_two_requests() {
-    let env = Env::new(clean(3000, 30, 200), Tool::default());
+    let env = Env::new(clean(3000, 30, 200), Tool::default()).in_process();
     let (code, run) = env.run_json(&["orders", "pull"]);
     assert_eq!(code, 0, "{run}");
     assert_eq!(run["status"], "ok");
@@ -101,7 +101,7 @@ fn stats_luca_total(env: &Env) -> u64 {
 
 #[test]
 fn edits_and_soft_deletes_are_picked_up_by_the_next_run() {
-    let env = Env::new(clean(60, 10, 40), Tool::default());
+    let env = Env::new(clean(60, 10, 40), Tool::default()).in_process();
     assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
     let (open_order, row_id, deleted_order) = env.sandbox().with_katana(|k| {
         let open: Vec<i64> = k
@@ -197,7 +197,8 @@ fn equal_timestamps_across_a_page_boundary_are_all_stored() {
             page_size: 10,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     // 25 orders with one and the same updated_at, over three pages of 10.
     let (stamp, ids) = env.sandbox().with_katana(|k| {
         let customer = *k.customers.keys().next().unwrap();
@@ -241,7 +242,8 @@ fn a_record_edited_while_paging_does_not_push_another_out_of_the_walk() {
             page_size: 50,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     // After the first page, the newest order is edited: it leaves the window (its
     // updated_at passes the window's fixed maximum) and every later order moves up one
     // place, across the page boundary already read.
@@ -292,7 +294,8 @@ fn a_429_burst_is_waited_out_and_the_limit_is_never_exceeded() {
             page_size: 100,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     let (code, run) = env.run_json(&["orders", "pull"]);
     assert_eq!(code, 0, "{run}");
     assert_eq!(env.count("SELECT count(*) FROM sales_orders"), 600);
@@ -323,7 +326,8 @@ fn two_runs_back_to_back_share_one_rate_limit() {
             page_size: 20,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     let first = env.run(&["orders", "pull", "--dry-run"]);
     assert!(first.status.success(), "{}", common::stderr(&first));
     let second = env.run(&["orders", "pull", "--dry-run"]);
@@ -343,7 +347,7 @@ fn bad_records_are_quarantined_and_everything_else_is_stored() {
         rate_limit: 600,
         ..SandboxOptions::default()
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     let (code, run) = env.run_json(&["orders", "pull"]);
     assert_eq!(code, 1, "{run}");
     assert_eq!(run["status"], "partial");
@@ -416,7 +420,7 @@ fn a_katana_outage_exits_69_and_loses_nothing() {
         faults: "katana.http5xx=1".parse().unwrap(),
         ..clean(50, 5, 10)
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     let out = env.run(&["orders", "pull"]);
     assert_eq!(out.status.code(), Some(69));
     let err = common::stderr(&out);
@@ -443,7 +447,7 @@ fn a_katana_outage_exits_69_and_loses_nothing() {
 
 #[test]
 fn a_dry_run_lists_what_it_would_write_and_writes_nothing() {
-    let env = Env::new(clean(30, 5, 10), Tool::default());
+    let env = Env::new(clean(30, 5, 10), Tool::default()).in_process();
     let (code, run) = env.run_json(&["orders", "pull", "--dry-run"]);
     assert_eq!(code, 0, "{run}");
     assert_eq!(run["status"], "dry_run");
@@ -485,7 +489,7 @@ fn a_dry_run_lists_what_it_would_write_and_writes_nothing() {
 
 #[test]
 fn the_approval_queue_from_the_command_line() {
-    let env = Env::new(clean(12, 5, 10), Tool::default());
+    let env = Env::new(clean(12, 5, 10), Tool::default()).in_process();
     assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
     let (code, list) = env.run_json(&["adjustments", "list"]);
     assert_eq!(code, 0);
@@ -570,7 +574,8 @@ fn auto_approve_approves_new_adjustments_on_creation() {
             auto_approve: true,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["orders", "pull"]).0, 0);
     assert!(env.count("SELECT count(*) FROM adjustments WHERE status = 'approved'") > 0);
     assert_eq!(
@@ -585,7 +590,7 @@ fn every_pull_counts_each_record_once() {
         rate_limit: 600,
         ..SandboxOptions::default()
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     for _ in 0..2 {
         for args in [
             vec!["products", "pull", "--from", "katana"],

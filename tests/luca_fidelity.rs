@@ -59,7 +59,7 @@ fn finding(env: &Env, key: &str) -> Option<String> {
 
 #[test]
 fn single_login_shrinks_the_pool_remembers_it_and_never_duplicates() {
-    let env = Env::new(with_faults("luca.single_login=1", 40), Tool::default());
+    let env = Env::new(with_faults("luca.single_login=1", 40), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     let skus = eligible_skus(&env);
     let first = skus[0].clone();
@@ -102,7 +102,8 @@ fn a_session_ended_mid_push_by_another_login_is_never_resent() {
     let env = Env::new(
         with_faults("luca.single_login=1,luca.latency=5", 40),
         Tool::default(),
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     {
         let c = rusqlite::Connection::open(env.db()).unwrap();
@@ -129,7 +130,7 @@ fn a_session_ended_mid_push_by_another_login_is_never_resent() {
 
 #[test]
 fn several_branches_and_branch_id_0_exit_78_naming_every_branch() {
-    let env = Env::new(with_faults("luca.branches=3", 5), Tool::default());
+    let env = Env::new(with_faults("luca.branches=3", 5), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     set_branch(&env, 0);
     let out = env.run(&["products", "pull", "--from", "luca"]);
@@ -163,7 +164,8 @@ fn a_list_wrapper_of_another_name_is_read() {
     let env = Env::new(
         with_faults("luca.list_wrapper=stkKartListesi", 30),
         Tool::default(),
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     let (code, run) = env.run_json(&["products", "push"]);
     assert_eq!(code, 0, "{run}");
@@ -192,7 +194,8 @@ fn a_slow_listing_gets_its_own_timeout() {
             luca_timeout_secs: 1,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     env.sandbox().reset_stats();
     let (code, run) = env.run_json(&["products", "pull", "--from", "luca"]);
@@ -202,7 +205,7 @@ fn a_slow_listing_gets_its_own_timeout() {
 
 #[test]
 fn a_push_under_luca_http5xx_5_percent_completes_in_one_run() {
-    let env = Env::new(with_faults("", 60), Tool::default());
+    let env = Env::new(with_faults("", 60), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     env.sandbox()
         .set_faults("luca.http5xx=0.05".parse().unwrap());
@@ -215,7 +218,7 @@ fn a_push_under_luca_http5xx_5_percent_completes_in_one_run() {
 
 #[test]
 fn runs_under_combined_faults_converge_with_no_duplicates() {
-    let env = Env::new(with_faults("", 16), Tool::default());
+    let env = Env::new(with_faults("", 16), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     env.sandbox().set_faults(
         "luca.http5xx=0.2,luca.reset=0.1,luca.lost=0.2,luca.expire_every=7"
@@ -241,7 +244,7 @@ fn runs_under_combined_faults_converge_with_no_duplicates() {
 
 #[test]
 fn vat_rates_go_out_as_json_numbers_with_their_exact_text() {
-    let env = Env::new(with_faults("", 3), Tool::default());
+    let env = Env::new(with_faults("", 3), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     assert_eq!(env.run_json(&["products", "push"]).0, 0);
     let raws: Vec<String> = env.sandbox().with_luca(|l| {

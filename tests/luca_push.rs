@@ -58,7 +58,8 @@ fn kill_9_sweep(faults: &str, products: usize, kills: usize, landed: usize) {
             sessions: 2,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     let total = eligible_skus(&env).len();
     assert!(total >= products * 2, "cards to push: {total}");
@@ -118,7 +119,7 @@ fn lost_answers(faults: &str) {
         faults: faults.parse().unwrap(),
         ..clean(0, 120, 10)
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     // A lost answer leaves the outcome unknown; the same run looks each one up again
     // (never sending it twice) and adopts it, so the pass completes.
@@ -162,7 +163,7 @@ fn push_with_every_answer_lost(env: &Env) -> usize {
 #[test]
 fn a_failing_lookup_never_counts_as_absent() {
     for failure in ["html", "error"] {
-        let env = Env::new(clean(0, 15, 10), Tool::default());
+        let env = Env::new(clean(0, 15, 10), Tool::default()).in_process();
         let unknown = push_with_every_answer_lost(&env);
         assert!(unknown > 10);
         env.sandbox()
@@ -199,7 +200,8 @@ fn a_lookup_that_times_out_sends_nothing() {
             luca_timeout_secs: 1,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     push_with_every_answer_lost(&env);
     env.sandbox()
         .set_faults("luca.lookup_fail=timeout".parse().unwrap());
@@ -226,7 +228,7 @@ fn expiring_sessions(faults: &str) {
         faults: faults.parse().unwrap(),
         ..clean(0, 60, 10)
     };
-    let env = Env::new(opts, Tool::default());
+    let env = Env::new(opts, Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     // An expiry answered with an HTML page leaves that create's outcome unknown: the
     // next run looks it up first. Sessions keep expiring every 7 calls, so it can take
@@ -260,7 +262,8 @@ fn cards_made_by_a_person_are_adopted_not_rewritten() {
             ..SandboxOptions::default()
         },
         Tool::default(),
-    );
+    )
+    .in_process();
     let seeded: Vec<(String, i64, String)> = env.sandbox().with_luca(|l| {
         l.branches[&1]
             .stock_cards
@@ -307,7 +310,8 @@ fn turkish_names_arrive_byte_exact_in_both_charsets() {
                 charset,
                 ..Tool::default()
             },
-        );
+        )
+        .in_process();
         assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
         assert_eq!(env.run_json(&["products", "push"]).0, 0, "{charset}");
         let expected: Vec<(String, String)> = {
@@ -363,7 +367,8 @@ fn delete_sku_uses_the_stored_id_or_one_lookup() {
             ..SandboxOptions::default()
         },
         Tool::default(),
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     assert_eq!(env.run_json(&["products", "push"]).0, 0);
     // A card the tool created (the person-made ones sit on an opening slip, and Luca
@@ -426,7 +431,7 @@ fn delete_sku_uses_the_stored_id_or_one_lookup() {
 
 #[test]
 fn dry_run_plans_and_writes_nothing() {
-    let env = Env::new(clean(0, 10, 10), Tool::default());
+    let env = Env::new(clean(0, 10, 10), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     let (code, run) = env.run_json(&["products", "push", "--dry-run"]);
     assert_eq!(code, 0, "{run}");
@@ -453,7 +458,8 @@ fn a_name_luca_cannot_store_holds_the_card_back_until_fixed() {
             charset: "windows-1254",
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     let product = env.sandbox().with_katana(|k| {
         let p = k.create_product("Łańcuch Dişli", "pcs");
         k.create_variant(p, Some("LZD-01"), rust_decimal::Decimal::new(4500, 2), &[]);
@@ -506,7 +512,7 @@ fn unmapped_skus(env: &Env) -> Vec<String> {
 fn pull_from_luca_maps_cards_by_code_ranges_and_distrusts_an_incomplete_range() {
     // A catalogue maps in one range lookup per 200 SKUs: no call per SKU, no listing of
     // everything.
-    let env = Env::new(clean(0, 100, 5), Tool::default());
+    let env = Env::new(clean(0, 100, 5), Tool::default()).in_process();
     assert_eq!(env.run_json(&["products", "pull", "--from", "katana"]).0, 0);
     let unmapped = unmapped_skus(&env).len();
     assert!(unmapped > 200, "more than one batch: {unmapped}");

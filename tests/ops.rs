@@ -22,7 +22,7 @@ fn set_config(env: &Env, text: &str) {
 
 #[test]
 fn doctor_names_a_broken_config_a_missing_series_and_an_unmapped_location() {
-    let env = Env::new(clean(10, 4, 5), Tool::default());
+    let env = Env::new(clean(10, 4, 5), Tool::default()).in_process();
     let good = std::fs::read_to_string(env.config_path()).unwrap();
 
     // The harness maps 1001 and 1002 only, with no default: 1003 is unmapped.
@@ -101,7 +101,7 @@ fn doctor_names_a_broken_config_a_missing_series_and_an_unmapped_location() {
 
 #[test]
 fn mapping_init_proposes_toml_that_makes_doctor_pass() {
-    let env = Env::new(clean(10, 6, 5), Tool::default());
+    let env = Env::new(clean(10, 6, 5), Tool::default()).in_process();
     let full = std::fs::read_to_string(env.config_path()).unwrap();
     let base = &full[..full.find("[mapping]").unwrap()];
     set_config(&env, base);

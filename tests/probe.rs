@@ -19,6 +19,7 @@ fn env_with(faults: &str) -> Env {
             ..Tool::default()
         },
     )
+    .in_process()
 }
 
 fn findings(env: &Env) -> std::collections::BTreeMap<String, String> {

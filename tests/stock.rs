@@ -155,7 +155,7 @@ fn slips_per_key(env: &Env) -> BTreeMap<String, usize> {
 }
 
 fn small_env() -> Env {
-    let env = Env::new(clean(0, 30, 10), Tool::default());
+    let env = Env::new(clean(0, 30, 10), Tool::default()).in_process();
     let (code, run) = env.run_json(&["products", "pull"]);
     assert_eq!(code, 0, "{run}");
     env
@@ -464,7 +464,8 @@ fn many_drifts(products: usize, latency_ms: u64, faults: &str) -> Env {
             sessions: 2,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     assert_eq!(env.run_json(&["products", "pull"]).0, 0);
     let (code, run) = env.run_json(&["products", "push"]);
     assert_eq!(code, 0, "{run}");
@@ -624,7 +625,8 @@ fn an_inventory_pull_of_5000_variants_at_3_locations_keeps_the_rate_limit() {
             requests_per_minute: 60,
             ..Tool::default()
         },
-    );
+    )
+    .in_process();
     env.sandbox().with_katana(|k| {
         let template = k.inventory[0].clone();
         k.inventory.clear();

@@ -15,12 +15,12 @@ pub async fn run(opts: &Options, progress: Mode, cmd: AdjustmentsCmd) -> anyhow:
             let filter = status_name(status);
             let list = adjustments::list(store.conn(), filter)?;
             if opts.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "adjustments": list }))?
-                );
+                opts.host.println(serde_json::to_string_pretty(
+                    &serde_json::json!({ "adjustments": list }),
+                )?)?;
             } else {
-                print!("{}", render(&list, filter.map_or("any", Status::as_str)));
+                opts.host
+                    .print(render(&list, filter.map_or("any", Status::as_str)))?;
             }
             Ok(Exit::Ok)
         }
@@ -78,7 +78,8 @@ async fn resolve(opts: &Options, progress: Mode, args: &ResolveArgs) -> anyhow::
     }
     let changed = changed?;
     if opts.json {
-        println!("{}", serde_json::json!({ "changed": changed }));
+        opts.host
+            .println(serde_json::json!({ "changed": changed }))?;
     } else if opts.quiet == 0 {
         let would = if ctx.dry_run() { "would be " } else { "" };
         let what = if args.retry {
@@ -86,7 +87,8 @@ async fn resolve(opts: &Options, progress: Mode, args: &ResolveArgs) -> anyhow::
         } else {
             format!("{would}applied; the {kind} is recorded as done")
         };
-        println!("{kind} {key}: {changed} adjustment(s) {what}");
+        opts.host
+            .println(format_args!("{kind} {key}: {changed} adjustment(s) {what}"))?;
     }
     Ok(Exit::Ok)
 }
@@ -141,21 +143,23 @@ async fn decide(
     }
     let changed = changed?;
     if opts.json {
-        println!("{}", serde_json::json!({ "changed": changed }));
+        opts.host
+            .println(serde_json::json!({ "changed": changed }))?;
     } else if opts.quiet == 0 {
         let would = if ctx.dry_run() { "would be " } else { "" };
-        println!("{changed} adjustment(s) {would}{status}");
+        opts.host
+            .println(format_args!("{changed} adjustment(s) {would}{status}"))?;
     }
     if unknown_orders.is_empty() {
         return Ok(Exit::Ok);
     }
     // The others were decided; these could not be, so the command did not do all it
     // was asked (exit 1).
-    eprintln!(
+    opts.host.eprintln(format_args!(
         "no order {} in the store: check the order number; `katana-sync orders pull` fetches \
          new orders, `katana-sync adjustments list --status all` shows the queue",
         unknown_orders.join(", ")
-    );
+    ));
     Ok(Exit::Partial)
 }
 

@@ -212,12 +212,11 @@ pub async fn run(opts: &Options, progress: Mode, args: &AllArgs) -> anyhow::Resu
         }
     }
     if ctx.opts.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "runs": entries }))?
-        );
+        ctx.opts.host.println(serde_json::to_string_pretty(
+            &serde_json::json!({ "runs": entries }),
+        )?)?;
     } else if ctx.opts.quiet == 0 || exit != Exit::Ok {
-        print!("{}", summary(&ctx, &entries, exit)?);
+        ctx.opts.host.print(summary(&ctx, &entries, exit)?)?;
     }
     Ok(exit)
 }

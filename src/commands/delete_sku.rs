@@ -1,8 +1,6 @@
 //! `delete-sku SKU [--yes]`: prints the lookup method and the elapsed time; asks for
 //! confirmation on a terminal unless `--yes`, and refuses to delete unasked elsewhere.
 
-use std::io::IsTerminal as _;
-
 use crate::cli::DeleteSkuArgs;
 use crate::context::Options;
 use crate::context::{Ctx, Needs};
@@ -18,7 +16,7 @@ pub async fn run(opts: &Options, progress: Mode, args: &DeleteSkuArgs) -> anyhow
             Error::Usage("delete-sku needs a SKU: the one given is empty or blank".into()).into(),
         );
     }
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let terminal = opts.host.is_terminal();
     if !args.yes && !opts.dry_run && !terminal {
         return Err(Error::Usage(format!(
             "delete-sku {} would delete a Luca stock card, and there is no terminal to ask \
@@ -44,13 +42,14 @@ pub async fn run(opts: &Options, progress: Mode, args: &DeleteSkuArgs) -> anyhow
     .await;
     if let Some(d) = &out {
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(d)?);
+            opts.host.println(serde_json::to_string_pretty(d)?)?;
         } else {
-            println!("{}", describe(d, ctx.dry_run()));
+            opts.host.println(describe(d, ctx.dry_run()))?;
         }
     }
     for e in &run.errors {
-        eprintln!("{} {}: {}", e.entity, e.key, e.reason);
+        opts.host
+            .eprintln(format_args!("{} {}: {}", e.entity, e.key, e.reason));
     }
     match err {
         Some(e) => Err(e),

@@ -3,10 +3,8 @@
 
 use serde::Serialize;
 
-use std::io::IsTerminal as _;
-
 use crate::cli::DoctorArgs;
-use crate::config::{self, Config, Overrides, SecretSource};
+use crate::config::{Config, SecretSource};
 use crate::context::Options;
 use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit, exit_for};
@@ -54,19 +52,15 @@ impl Check {
 }
 
 pub async fn run(opts: &Options, progress: Mode, args: &DoctorArgs) -> anyhow::Result<Exit> {
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let terminal = opts.host.is_terminal();
     if args.probe && !args.yes && !terminal {
-        eprintln!(
+        opts.host.eprintln(
             "doctor --probe writes a test card, cari and invoice to Luca and needs a \
-             confirmation; without a terminal, pass --yes"
+             confirmation; without a terminal, pass --yes",
         );
         return Ok(Exit::Usage);
     }
     let mut checks = Vec::new();
-    let overrides = Overrides {
-        config: opts.config.clone(),
-        db: opts.db.clone(),
-    };
     // Under --sandbox the context brings its own config (and starts the simulator).
     let sandbox_ctx = match opts.sandbox {
         true => Some(Ctx::open(opts, progress, Needs::READER).await?),
@@ -74,7 +68,7 @@ pub async fn run(opts: &Options, progress: Mode, args: &DoctorArgs) -> anyhow::R
     };
     let config = match &sandbox_ctx {
         Some(ctx) => Ok(ctx.config.clone()),
-        None => config::load(&overrides, &config::process_env, true),
+        None => opts.load_config(true),
     };
     match config {
         Ok(config) => {
@@ -165,20 +159,20 @@ pub async fn run(opts: &Options, progress: Mode, args: &DoctorArgs) -> anyhow::R
     }
     let exit = checks.iter().fold(Exit::Ok, |acc, c| acc.worst(c.exit));
     if opts.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "checks": checks }))?
-        );
+        opts.host.println(serde_json::to_string_pretty(
+            &serde_json::json!({ "checks": checks }),
+        )?)?;
     } else {
         for c in &checks {
-            println!(
+            opts.host.println(format_args!(
                 "{} {:<14} {}",
                 if c.ok { "ok  " } else { "FAIL" },
                 c.name,
                 c.message
-            );
+            ))?;
             if let Some(fix) = &c.fix {
-                println!("     {:<14} fix: {fix}", "");
+                opts.host
+                    .println(format_args!("     {:<14} fix: {fix}", ""))?;
             }
         }
     }

@@ -24,12 +24,11 @@ pub fn run(opts: &Options, _progress: Mode, args: &HistoryArgs) -> anyhow::Resul
             .for_each(as_interrupted);
     }
     if opts.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs }))?
-        );
+        opts.host.println(serde_json::to_string_pretty(
+            &serde_json::json!({ "runs": runs }),
+        )?)?;
     } else {
-        print!("{}", render_history(&runs));
+        opts.host.print(render_history(&runs))?;
     }
     Ok(Exit::Ok)
 }

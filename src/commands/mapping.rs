@@ -25,7 +25,7 @@ pub async fn init(opts: &Options, progress: Mode) -> anyhow::Result<Exit> {
         "Katana {} and Luca {} (branch {})",
         ctx.config.katana.base_url, ctx.config.luca.base_url, ctx.config.luca.branch_id
     );
-    print!("{}", propose(m, &katana, &luca, &origin));
+    opts.host.print(propose(m, &katana, &luca, &origin))?;
     drop(ctx);
     drop(scratch);
     Ok(Exit::Ok)
@@ -41,11 +41,7 @@ async fn open(
     if opts.sandbox {
         return Ok((Ctx::open(opts, progress, needs).await?, None));
     }
-    let overrides = crate::config::Overrides {
-        config: opts.config.clone(),
-        db: opts.db.clone(),
-    };
-    let mut config = crate::config::load(&overrides, &crate::config::process_env, true)?;
+    let mut config = opts.load_config(true)?;
     // The Katana client keeps its rate log in the store; with no store yet, in a
     // scratch one, so that proposing a mapping creates nothing.
     let scratch = match crate::store::check_path(&config.store.path, crate::store::Access::Existing)

@@ -17,14 +17,26 @@ use std::time::Duration;
 
 use crate::context::{Ctx, Stop};
 use crate::error::{Error, Exit};
+use crate::host::Host;
 use crate::progress::Mode;
 use crate::report::{RecordError, Run, RunStatus, SyncType, Tally, render_run};
 
 pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
-    let g = &crate::context::Options::from(&cli.global);
+    run_with(cli, progress, Host::default()).await
+}
+
+/// Runs the command line with results and environment from `host`: the binary's own in
+/// [`run`]; a buffer and a fixed environment for the tests that run it in-process,
+/// which leave the process's signals alone.
+pub async fn run_with(cli: Cli, progress: Mode, host: Host) -> anyhow::Result<Exit> {
+    let g = &crate::context::Options {
+        host,
+        ..crate::context::Options::from(&cli.global)
+    };
     // `sandbox serve` stops on a signal by itself; everything else stops at a safe
     // point (a pass) or at once (anything else).
-    if !matches!(cli.command, Command::Sandbox(_))
+    if g.host.is_process()
+        && !matches!(cli.command, Command::Sandbox(_))
         && let Err(e) = Stop::process().listen()
     {
         // Better a run that a signal ends abruptly (which the next run closes as
@@ -33,7 +45,7 @@ pub async fn run(cli: Cli, progress: Mode) -> anyhow::Result<Exit> {
     }
     match cli.command {
         Command::History(args) => history::run(g, progress, &args),
-        Command::Completions { shell } => completions::run(shell),
+        Command::Completions { shell } => completions::run(g, shell),
         Command::Sandbox(crate::cli::SandboxCmd::Serve(args)) => {
             crate::sandbox::serve(args.options()?, &args.addr).await?;
             Ok(Exit::Ok)
@@ -196,9 +208,9 @@ pub fn pass_exit(run: &Run, err: Option<&anyhow::Error>) -> Exit {
 /// went well, so cron stays quiet).
 pub fn print_run(ctx: &Ctx, run: &Run) -> anyhow::Result<()> {
     if ctx.opts.json {
-        println!("{}", serde_json::to_string_pretty(run)?);
+        ctx.opts.host.println(serde_json::to_string_pretty(run)?)?;
     } else if ctx.opts.quiet == 0 || exit_of(run) != Exit::Ok {
-        print!("{}", render_run(run));
+        ctx.opts.host.print(render_run(run))?;
     }
     Ok(())
 }

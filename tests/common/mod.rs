@@ -1,15 +1,21 @@
 //! The harness of the tool's integration tests: a real sandbox on 127.0.0.1:0 (its own
 //! tokio runtime in the test process), a real SQLite store in a temporary directory, and
-//! the real `katana-sync` binary run as a child process against both. `sandbox` serves
-//! the tests that drive the simulator directly.
+//! the real `katana-sync` binary run as a child process against both. A pipeline test
+//! that needs no process of its own (no signal, no kill, no log line on stderr, no
+//! terminal) asks for [`Env::in_process`]: the same command line then runs through
+//! `katana_sync::commands::run_with` in this process, over the same HTTP and store,
+//! without a process start per command. `sandbox` serves the tests that drive the
+//! simulator directly.
 
 #![allow(dead_code)]
 
 pub mod invoicing;
 pub mod sandbox;
 
+use std::cell::Cell;
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 use katana_sync::sandbox::{Sandbox, SandboxOptions, Stats};
 use serde_json::Value;
@@ -20,7 +26,16 @@ pub struct Env {
     rt: tokio::runtime::Runtime,
     /// Extra lines for the config file.
     pub config_extra: String,
+    /// `run` and `run_json` run the command in this process (see the module doc).
+    in_process: Cell<bool>,
 }
+
+/// The secrets a run reads from its environment (SPEC section 2), the same for the
+/// binary and for an in-process run.
+const SECRETS: [(&str, &str); 2] = [
+    ("KATANA_API_KEY", "sandbox-key"),
+    ("LUCA_PASSWORD", "sandbox"),
+];
 
 /// Settings of the tool for a test.
 pub struct Tool {
@@ -77,9 +92,16 @@ impl Env {
             sandbox: Some(sandbox),
             rt,
             config_extra: String::new(),
+            in_process: Cell::new(false),
         };
         env.write_config(&tool);
         env
+    }
+
+    /// From now on `run` and `run_json` run the command in this process.
+    pub fn in_process(self) -> Env {
+        self.in_process.set(true);
+        self
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -151,8 +173,7 @@ default_warehouse = ""
             .arg("--config")
             .arg(self.config_path())
             .arg("--no-progress")
-            .env("KATANA_API_KEY", "sandbox-key")
-            .env("LUCA_PASSWORD", "sandbox")
+            .envs(SECRETS)
             .env_remove("KATANA_SYNC_DB")
             .env_remove("KATANA_SYNC_CONFIG")
             .env_remove("KATANA_SYNC_LOG")
@@ -161,17 +182,54 @@ default_warehouse = ""
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        if self.in_process.get() {
+            return self.run_here(args);
+        }
         self.cmd().args(args).output().expect("binary runs")
+    }
+
+    /// The command line `args` run in this process, as the binary would run it: the
+    /// same parse, the same exit code, its results on `stdout`, and on `stderr` its
+    /// messages and the error line `main` prints (logs are not captured: a test that
+    /// reads them runs the binary).
+    fn run_here(&self, args: &[&str]) -> Output {
+        use clap::Parser as _;
+        let config = self.config_path().display().to_string();
+        let argv = ["katana-sync", "--config", &config, "--no-progress"];
+        let output = |code: i32, stdout: Vec<u8>, stderr: String| Output {
+            status: ExitStatus::from_raw(code << 8),
+            stdout,
+            stderr: stderr.into_bytes(),
+        };
+        let cli = match katana_sync::cli::Cli::try_parse_from(argv.iter().chain(args)) {
+            Ok(cli) => cli,
+            Err(e) => return output(e.exit_code(), Vec::new(), e.render().to_string()),
+        };
+        let (host, captured) = katana_sync::host::Host::captured(|key| {
+            SECRETS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        });
+        let run = katana_sync::commands::run_with(cli, katana_sync::progress::Mode::Silent, host);
+        let (code, error) = match self.rt.block_on(run) {
+            Ok(exit) => (exit.code(), String::new()),
+            Err(e) => (
+                katana_sync::error::exit_for(&e).code(),
+                format!("error: {e:#}\n"),
+            ),
+        };
+        let stderr = String::from_utf8_lossy(&captured.stderr()).into_owned() + &error;
+        let stdout = captured.stdout();
+        output(i32::from(code), stdout, stderr)
     }
 
     /// Runs with `--json`; the exit code and the JSON document on stdout.
     pub fn run_json(&self, args: &[&str]) -> (i32, Value) {
-        let out = self
-            .cmd()
-            .arg("--json")
-            .args(args)
-            .output()
-            .expect("binary runs");
+        let with_json: Vec<&str> = std::iter::once("--json")
+            .chain(args.iter().copied())
+            .collect();
+        let out = self.run(&with_json);
         let code = out.status.code().unwrap_or(-1);
         let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
