@@ -9,9 +9,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// One kind of record, by the name the program writes for it. A name read back from the
-/// store that is not one of these is an error, never a guess (`FromStr`).
+/// store that is not one of these is an error, never a guess (`FromStr`, which serde
+/// reads through too, so its error says just the name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Entity {
     /// A run (the error of a run its process never closed).
     Run,
@@ -151,6 +152,14 @@ impl TryFrom<&str> for Entity {
     }
 }
 
+impl TryFrom<String> for Entity {
+    type Error = UnknownEntity;
+
+    fn try_from(s: String) -> Result<Entity, UnknownEntity> {
+        s.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +217,12 @@ mod tests {
     fn an_unknown_name_is_an_error() {
         for bad in ["", "Variant", "gadget", "sales_orders", " sku"] {
             assert_eq!(bad.parse::<Entity>(), Err(UnknownEntity(bad.to_string())));
-            assert!(serde_json::from_str::<Entity>(&format!("\"{bad}\"")).is_err());
+            let err = serde_json::from_str::<Entity>(&format!("\"{bad}\"")).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("unknown entity {bad:?}")),
+                "{err}"
+            );
         }
         assert_eq!(
             "gadget".parse::<Entity>().unwrap_err().to_string(),
