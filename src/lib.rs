@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod entity;
 pub mod error;
 pub mod host;
 pub(crate) mod katana;

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::entity::Entity;
+
 /// The kinds of pass, as named in history and `--json`: the registry's.
 pub use crate::pass::SyncType;
 
@@ -52,7 +54,7 @@ pub enum Change {
 /// A record a pass could not sync, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordError {
-    pub entity: String,
+    pub entity: Entity,
     pub key: String,
     pub reason: String,
 }
@@ -209,7 +211,7 @@ fn is_zero(n: &u64) -> bool {
 /// A record quarantined by an earlier run and still held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldRecord {
-    pub entity: String,
+    pub entity: Entity,
     pub key: String,
     pub reason: String,
     pub since: String,
@@ -251,7 +253,7 @@ impl Action {
 pub struct Planned {
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub entity: Option<String>,
+    pub entity: Option<Entity>,
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kind: Option<String>,
@@ -289,16 +291,16 @@ pub const HELD_SHOWN: usize = 50;
 impl Tally {
     /// Counts a record that failed or was quarantined, with its reason (once per run,
     /// however often the pass meets it).
-    pub fn fail(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
+    pub fn fail(&mut self, entity: Entity, key: impl Into<String>, reason: impl Into<String>) {
         if self.list_error(entity, key.into(), reason.into()) {
             self.failed += 1;
         }
     }
 
     /// Lists an error once; true when it was not listed yet.
-    fn list_error(&mut self, entity: &str, key: String, reason: String) -> bool {
+    fn list_error(&mut self, entity: Entity, key: String, reason: String) -> bool {
         let e = RecordError {
-            entity: entity.to_string(),
+            entity,
             key,
             reason,
         };
@@ -310,7 +312,7 @@ impl Tally {
     }
 
     /// Counts what storing one record did; in a dry run, also lists a change as planned.
-    pub fn stored(&mut self, dry_run: bool, entity: &str, key: &str, change: Change) {
+    pub fn stored(&mut self, dry_run: bool, entity: Entity, key: &str, change: Change) {
         let action = match change {
             Change::Created => {
                 self.created += 1;
@@ -328,7 +330,7 @@ impl Tally {
         if dry_run {
             self.plan(Planned {
                 action,
-                entity: Some(entity.to_string()),
+                entity: Some(entity),
                 key: key.to_string(),
                 kind: None,
                 luca_id: None,
@@ -353,7 +355,7 @@ impl Tally {
     /// Records a problem of a record that is not one of the pass's own (a customer
     /// fetched for an order): listed, so the run is partial, but not counted as one of
     /// the pass's records.
-    pub fn note(&mut self, entity: &str, key: impl Into<String>, reason: impl Into<String>) {
+    pub fn note(&mut self, entity: Entity, key: impl Into<String>, reason: impl Into<String>) {
         self.list_error(entity, key.into(), reason.into());
     }
 
@@ -361,14 +363,14 @@ impl Tally {
     /// this run did not meet (so they would otherwise drop out of every report): their
     /// number as `"held"`, the first [`HELD_SHOWN`] as `"held_records"`.
     pub fn hold_over(&mut self, held: &[HeldRecord]) {
-        let met: std::collections::HashSet<(&str, &str)> = self
+        let met: std::collections::HashSet<(Entity, &str)> = self
             .errors
             .iter()
-            .map(|e| (e.entity.as_str(), e.key.as_str()))
+            .map(|e| (e.entity, e.key.as_str()))
             .collect();
         let earlier: Vec<&HeldRecord> = held
             .iter()
-            .filter(|h| !met.contains(&(h.entity.as_str(), h.key.as_str())))
+            .filter(|h| !met.contains(&(h.entity, h.key.as_str())))
             .collect();
         self.extra.held = earlier.len() as u64;
         self.extra.held_records = earlier
@@ -631,7 +633,7 @@ mod tests {
         let extra = Extra {
             planned: vec![Planned {
                 action: Action::Create,
-                entity: Some("variant".into()),
+                entity: Some(Entity::Variant),
                 key: "A".into(),
                 kind: None,
                 luca_id: None,
@@ -653,7 +655,7 @@ mod tests {
             failed: 1,
             requests: Requests { katana: 2, luca: 0 },
             errors: vec![RecordError {
-                entity: "sales_order".into(),
+                entity: Entity::SalesOrder,
                 key: "SO-1042".into(),
                 reason: "unmapped tax rate 7".into(),
             }],

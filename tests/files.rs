@@ -437,6 +437,98 @@ fn an_unknown_schema_version_is_refused_and_no_migration_runs_on_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema version -1"));
 }
 
+/// Writes `sql` into the store at `db` as a hand edit (or a newer binary) would.
+fn edit_store(db: &Path, sql: &str) {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
+/// Exit 74 naming the table, the row, the value and the fix: an unknown stored value is
+/// never guessed (SPEC section 3), nor blamed on a bug.
+fn assert_unknown_stored(out: &Output, words: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{}", text(out));
+    assert!(err.contains(words), "says {words:?}: {err}");
+    assert!(
+        err.contains("newer katana-sync") && err.contains("restore a valid value"),
+        "says the fix: {err}"
+    );
+    assert!(!err.contains("bug"), "not a bug: {err}");
+}
+
+/// An entity this binary does not know, in a run's stored report (`runs.extra_json`) or
+/// among its errors (`run_errors`), stops `history`: never shown under another name.
+#[test]
+fn an_unknown_entity_in_a_stored_run_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    drop(Store::open(&db).unwrap());
+    edit_store(
+        &db,
+        r#"INSERT INTO runs (id, sync_type, status, started_at, finished_at, extra_json)
+           VALUES (1, 'orders_pull', 'partial', '2026-11-28T10:00:00.000Z',
+                   '2026-11-28T10:00:01.000Z',
+                   '{"held":1,"held_records":[{"entity":"gadget","key":"G-1","reason":"r","since":"t"}]}');"#,
+    );
+    for args in [&["history"][..], &["history", "--json"]] {
+        let out = run(dir.path(), &db, args);
+        assert_unknown_stored(&out, "runs row 1 has extra_json");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("gadget"));
+    }
+
+    edit_store(
+        &db,
+        "UPDATE runs SET extra_json = NULL;
+         INSERT INTO run_errors (run_id, seq, entity, key, reason)
+         VALUES (1, 0, 'sales_order', 'SO-1', 'r'), (1, 1, 'gadget', 'G-1', 'r');",
+    );
+    for args in [&["history"][..], &["history", "--json"]] {
+        assert_unknown_stored(
+            &run(dir.path(), &db, args),
+            "run_errors row 2 has entity \"gadget\"",
+        );
+    }
+    // Restored, history reads it again.
+    edit_store(
+        &db,
+        "UPDATE run_errors SET entity = 'sku' WHERE entity = 'gadget'",
+    );
+    let out = run(dir.path(), &db, &["history"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sku G-1: r"));
+}
+
+/// A record held under an entity this binary does not know (`quarantine.entity`) stops
+/// the pass that reports held records, rather than dropping out of every report.
+#[test]
+fn an_unknown_entity_in_the_quarantine_fails_closed() {
+    use common::{Env, Tool, clean};
+    let env = Env::new(clean(3, 2, 2), Tool::default());
+    drop(Store::open(&env.db()).unwrap());
+    edit_store(
+        &env.db(),
+        "INSERT INTO quarantine (entity, key, reason, first_seen, last_seen)
+         VALUES ('sales_order', 'SO-9', 'r', 't', 't'), ('gadget', 'G-1', 'r', 't', 't');",
+    );
+    for args in [&["orders", "pull"][..], &["--json", "orders", "pull"]] {
+        assert_unknown_stored(&env.run(args), "quarantine row 2 has entity \"gadget\"");
+    }
+    // Restored (a known entity, or released), the pass runs again.
+    edit_store(
+        &env.db(),
+        "UPDATE quarantine SET resolved_at = 't' WHERE entity = 'gadget'",
+    );
+    let out = env.run(&["orders", "pull"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sales_order SO-9: r (since t)"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn doctor_creates_no_store_and_says_the_first_pass_will() {
     let dir = tempfile::tempdir().unwrap();

@@ -216,7 +216,7 @@ fn history_json_has_the_spec_shape_newest_first() {
         if status == RunStatus::Partial {
             run.failed = 1;
             run.errors.push(RecordError {
-                entity: "sales_order".into(),
+                entity: katana_sync::entity::Entity::SalesOrder,
                 key: "SO-1042".into(),
                 reason: "unmapped tax rate 7".into(),
             });

@@ -105,7 +105,7 @@ pub async fn run_pass(
     {
         // Said among the errors too, where history readers look for why a run failed.
         errors.push(RecordError {
-            entity: "run".into(),
+            entity: crate::entity::Entity::Run,
             key: run_id.to_string(),
             reason: e.to_string(),
         });

@@ -5,6 +5,7 @@
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::entity::Entity;
 use crate::katana::model::{Location, Partner, Product, TaxRate, Variant};
 
 /// What an upsert did: the run's vocabulary, which counts it.
@@ -243,7 +244,7 @@ pub struct CardCandidate {
 /// Every live variant without a card, by SKU, leaving out SKUs held under `held_entity`.
 pub fn variants_without_card(
     conn: &Connection,
-    held_entity: &str,
+    held_entity: Entity,
 ) -> anyhow::Result<Vec<CardCandidate>> {
     let mut stmt = conn.prepare(
         "SELECT v.sku, v.option_values, v.created_at, p.name, p.uom

@@ -6,6 +6,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::entity::Entity;
+
 /// An order due for its invoice (none of its adjustments pending, at least one
 /// approved), with what the invoice needs.
 #[derive(Debug, Clone)]
@@ -121,7 +123,7 @@ pub fn due_orders(conn: &Connection) -> anyhow::Result<Vec<DueOrder>> {
 /// Links the approved adjustments of an order to the outbox row that invoices them.
 pub fn link_adjustments(
     conn: &Connection,
-    kind: &str,
+    kind: Entity,
     key: &str,
     order_id: i64,
 ) -> anyhow::Result<()> {
@@ -161,7 +163,7 @@ pub struct Sibling {
 }
 
 /// The rows of `kind` not yet settled (pending, sending, unknown), other than `except`.
-pub fn open_siblings(conn: &Connection, kind: &str, except: i64) -> anyhow::Result<Vec<Sibling>> {
+pub fn open_siblings(conn: &Connection, kind: Entity, except: i64) -> anyhow::Result<Vec<Sibling>> {
     let mut stmt = conn.prepare(
         "SELECT id, natural_key, payload, attempts > 0
          FROM outbox WHERE kind = ?1 AND id <> ?2 AND state IN ('pending','sending','unknown')",

@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::entity::Entity;
+
 /// Where a mapping came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -96,12 +98,17 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
-    /// As the store (and the outbox, and the run's errors) name it.
-    pub fn as_str(self) -> &'static str {
+    /// The entity its accounts are reported, held and sent (outbox kind) under.
+    pub fn entity(self) -> Entity {
         match self {
-            AccountKind::Customer => "customer",
-            AccountKind::Supplier => "supplier",
+            AccountKind::Customer => Entity::Customer,
+            AccountKind::Supplier => Entity::Supplier,
         }
+    }
+
+    /// As the store (and the outbox, and the run's errors) name it: its entity's name.
+    pub fn as_str(self) -> &'static str {
+        self.entity().as_str()
     }
 }
 

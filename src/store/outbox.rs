@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::entity::Entity;
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ pub fn hash(payload: &Value) -> String {
 /// only when the data changed (fixed at the source or in the mapping).
 pub fn enqueue(
     conn: &Connection,
-    kind: &str,
+    kind: Entity,
     key: &str,
     payload: &Value,
     now: &str,
@@ -127,7 +128,7 @@ pub fn enqueue(
 }
 
 /// Rows of a kind still to settle (pending, sending, unknown), oldest first.
-pub fn open_rows(conn: &Connection, kind: &str) -> anyhow::Result<Vec<Row>> {
+pub fn open_rows(conn: &Connection, kind: Entity) -> anyhow::Result<Vec<Row>> {
     let mut stmt = conn.prepare(
         "SELECT id, natural_key, payload, state, attempts, last_error FROM outbox
          WHERE kind = ?1 AND state IN ('pending','sending','unknown') ORDER BY id",
@@ -205,7 +206,7 @@ pub fn settle(
 }
 
 /// Drops the never-sent intents of a kind whose key is not in `keep`.
-pub fn drop_unsent_except(conn: &Connection, kind: &str, keep: &[&str]) -> anyhow::Result<usize> {
+pub fn drop_unsent_except(conn: &Connection, kind: Entity, keep: &[&str]) -> anyhow::Result<usize> {
     Ok(conn.execute(
         "DELETE FROM outbox WHERE kind = ?1 AND state = 'pending' AND attempts = 0
            AND natural_key NOT IN (SELECT value FROM json_each(?2))",
@@ -214,7 +215,7 @@ pub fn drop_unsent_except(conn: &Connection, kind: &str, keep: &[&str]) -> anyho
 }
 
 /// Forgets an intent (the object was deleted on purpose, e.g. by `delete-sku`).
-pub fn forget(conn: &Connection, kind: &str, key: &str) -> anyhow::Result<()> {
+pub fn forget(conn: &Connection, kind: Entity, key: &str) -> anyhow::Result<()> {
     conn.execute(
         "DELETE FROM outbox_attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE kind = ?1 AND natural_key = ?2)",
         params![kind, key],
@@ -255,15 +256,15 @@ mod tests {
     fn an_unknown_state_or_a_corrupt_payload_is_refused_not_guessed() {
         let (_d, s) = temp_store();
         let c = s.conn();
-        enqueue(c, "stock_card", "R1", &json!({"kartAdi": "Raf"}), "t").unwrap();
+        enqueue(c, Entity::StockCard, "R1", &json!({"kartAdi": "Raf"}), "t").unwrap();
         crate::store::force_value(c, "UPDATE outbox SET payload = '{not json'");
-        let err = open_rows(c, "stock_card").unwrap_err().to_string();
+        let err = open_rows(c, Entity::StockCard).unwrap_err().to_string();
         assert!(
             err.contains("outbox row 1 has payload") && err.contains("{not json"),
             "{err}"
         );
         crate::store::force_value(c, "UPDATE outbox SET state = 'parked'");
-        let err = enqueue(c, "stock_card", "R1", &json!({"kartAdi": "Raf"}), "t")
+        let err = enqueue(c, Entity::StockCard, "R1", &json!({"kartAdi": "Raf"}), "t")
             .unwrap_err()
             .to_string();
         assert!(
@@ -279,24 +280,24 @@ mod tests {
         let p1 = json!({"kartAdi": "Raf"});
         let p2 = json!({"kartAdi": "Çelik Raf"});
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p1, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p1, "t").unwrap(),
             Enqueued::Open
         );
         // Never sent: refreshed.
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p2, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p2, "t").unwrap(),
             Enqueued::Open
         );
-        let row = open_rows(c, "stock_card").unwrap().remove(0);
+        let row = open_rows(c, Entity::StockCard).unwrap().remove(0);
         assert_eq!(row.payload, p2);
         assert!(!row.may_exist());
         mark_sending(c, row.id, None, "t").unwrap();
         // Sent, outcome unclear: frozen.
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p1, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p1, "t").unwrap(),
             Enqueued::InDoubt
         );
-        let row = open_rows(c, "stock_card").unwrap().remove(0);
+        let row = open_rows(c, Entity::StockCard).unwrap().remove(0);
         assert_eq!(row.payload, p2);
         assert!(row.may_exist());
         settle(
@@ -310,20 +311,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p2, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p2, "t").unwrap(),
             Enqueued::StillRejected("[kartAdi] alanı zorunludur.".into())
         );
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p1, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p1, "t").unwrap(),
             Enqueued::Open
         );
         assert!(
-            open_rows(c, "stock_card").unwrap()[0].may_exist(),
+            open_rows(c, Entity::StockCard).unwrap()[0].may_exist(),
             "attempted once: look first"
         );
         settle(c, row.id, State::Done, Some(7), "created", None, "t").unwrap();
         assert_eq!(
-            enqueue(c, "stock_card", "R1", &p1, "t").unwrap(),
+            enqueue(c, Entity::StockCard, "R1", &p1, "t").unwrap(),
             Enqueued::Done
         );
         let events: i64 = c
@@ -341,16 +342,16 @@ mod tests {
         let (_d, s) = temp_store();
         let c = s.conn();
         for key in ["A", "B", "C"] {
-            enqueue(c, "stock_card", key, &json!({"k": key}), "t").unwrap();
+            enqueue(c, Entity::StockCard, key, &json!({"k": key}), "t").unwrap();
         }
-        let b = open_rows(c, "stock_card").unwrap()[1].id;
+        let b = open_rows(c, Entity::StockCard).unwrap()[1].id;
         mark_sending(c, b, None, "t").unwrap();
         assert_eq!(
-            drop_unsent_except(c, "stock_card", &["A"]).unwrap(),
+            drop_unsent_except(c, Entity::StockCard, &["A"]).unwrap(),
             1,
             "C goes, B was sent"
         );
-        let keys: Vec<String> = open_rows(c, "stock_card")
+        let keys: Vec<String> = open_rows(c, Entity::StockCard)
             .unwrap()
             .into_iter()
             .map(|r| r.key)

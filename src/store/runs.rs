@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use rusqlite::{OptionalExtension, params};
 
 use super::Store;
+use crate::entity::Entity;
 use crate::error::Error;
 use crate::report::{Extra, RecordError, Requests, Run, RunStatus, SyncType, Tally};
 
@@ -13,7 +14,7 @@ pub fn as_interrupted(run: &mut Run) {
     run.status = RunStatus::Failed;
     run.message = Some(INTERRUPTED_UNCLOSED.to_string());
     run.errors.push(RecordError {
-        entity: "run".into(),
+        entity: Entity::Run,
         key: run.run_id.to_string(),
         reason: INTERRUPTED_UNCLOSED.to_string(),
     });
@@ -70,7 +71,7 @@ impl Store {
                 "INSERT INTO run_errors (run_id, seq, entity, key, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for (seq, e) in run.errors.iter().enumerate() {
-                ins.execute(params![run.run_id, seq as i64, e.entity, e.key, e.reason])?;
+                ins.execute(params![run.run_id, seq as i64, e.entity.as_str(), e.key, e.reason])?;
             }
             Ok(())
         })
@@ -122,8 +123,8 @@ impl Store {
                 )?;
                 tx.execute(
                     "INSERT INTO run_errors (run_id, seq, entity, key, reason)
-                     SELECT ?1, coalesce(max(seq) + 1, 0), 'run', ?2, ?3 FROM run_errors WHERE run_id = ?1",
-                    params![id, id.to_string(), INTERRUPTED_UNCLOSED],
+                     SELECT ?1, coalesce(max(seq) + 1, 0), ?4, ?2, ?3 FROM run_errors WHERE run_id = ?1",
+                    params![id, id.to_string(), INTERRUPTED_UNCLOSED, Entity::Run],
                 )?;
             }
             Ok(ids)
@@ -196,20 +197,26 @@ impl Store {
         Ok(runs)
     }
 
+    /// The errors of run `run_id`; one of an entity this binary does not know is an error
+    /// naming its `run_errors` row (the rowid), never shown under another name.
     fn run_errors(&self, run_id: i64) -> anyhow::Result<Vec<RecordError>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT entity, key, reason FROM run_errors WHERE run_id = ?1 ORDER BY seq",
+            "SELECT rowid, entity, key, reason FROM run_errors WHERE run_id = ?1 ORDER BY seq",
         )?;
-        let errors = stmt
+        let raw: Vec<(i64, String, String, String)> = stmt
             .query_map([run_id], |r| {
-                Ok(RecordError {
-                    entity: r.get(0)?,
-                    key: r.get(1)?,
-                    reason: r.get(2)?,
-                })
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<Result<_, _>>()?;
-        Ok(errors)
+        raw.into_iter()
+            .map(|(id, entity, key, reason)| {
+                Ok(RecordError {
+                    entity: super::quarantine::stored_entity("run_errors", id, &entity)?,
+                    key,
+                    reason,
+                })
+            })
+            .collect()
     }
 
     /// When the last run of this type that synced everything (`ok`) started.
@@ -289,7 +296,7 @@ mod tests {
             if status == RunStatus::Partial {
                 run.failed = 1;
                 run.errors.push(RecordError {
-                    entity: "variant".into(),
+                    entity: Entity::Variant,
                     key: "ÇELİK-01".into(),
                     reason: "no SKU".into(),
                 });

@@ -13,10 +13,11 @@ use rust_decimal::Decimal;
 
 use super::adjustments::Status;
 use super::outbox;
+use crate::entity::Entity;
 pub use crate::report::DriftLine;
 
 /// The outbox kind of a stock slip.
-pub const SLIP_KIND: &str = "stock_slip";
+pub const SLIP_KIND: Entity = Entity::StockSlip;
 
 /// A slip's natural key (also its `belgeTakipNo`): the adjustment it applies, so each
 /// adjustment can be sent at most once.

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::identity::cari_code;
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::accounts::{self, Account, Ledger};
 use crate::luca::{self, LucaClient};
 use crate::report::{Action, Planned, Tally};
@@ -54,8 +55,8 @@ impl Accounts {
 }
 
 impl Kind for Accounts {
-    fn name(&self) -> &'static str {
-        self.kind.as_str()
+    fn name(&self) -> Entity {
+        self.kind.entity()
     }
 
     fn endpoint(&self) -> &'static str {
@@ -287,7 +288,7 @@ fn body(category: &str, code: &str, p: &Partner) -> Result<Value, String> {
 pub async fn pull(ctx: &Ctx, tally: &mut Tally, kind: AccountKind) -> anyhow::Result<()> {
     let r = reconcile(ctx, tally, &Accounts::new(ctx, kind)).await?;
     for (code, reason) in r.findings {
-        tally.note(kind.as_str(), code, reason);
+        tally.note(kind.entity(), code, reason);
     }
     if r.adopted > 0 {
         tally.say(format!(
@@ -488,7 +489,7 @@ async fn push_accounts(
         for id in ids {
             if !live.iter().any(|p| p.id == *id) {
                 tally.fail(
-                    kind.as_str(),
+                    kind.entity(),
                     kinds.code(*id),
                     format!(
                         "no live Katana {} has the id {id}; check it, or run `{}s pull` first",
@@ -512,7 +513,7 @@ async fn push_accounts(
         let r = reconcile(ctx, tally, &kinds).await?;
         for (code, reason) in r.findings {
             tally.processed += 1;
-            tally.fail(kind.as_str(), code, reason);
+            tally.fail(kind.entity(), code, reason);
         }
         tally.processed += r.adopted;
         tally.updated += r.adopted;
@@ -531,10 +532,10 @@ async fn push_accounts(
                 tally.processed += 1;
                 let reason = format!("Katana {} {} ({}): {reason}", kind.as_str(), p.id, p.name);
                 ctx.store.write(|tx| {
-                    quarantine::hold(tx, kind.as_str(), &code, &reason, None)?;
+                    quarantine::hold(tx, kind.entity(), &code, &reason, None)?;
                     Ok(())
                 })?;
-                tally.fail(kind.as_str(), code, reason);
+                tally.fail(kind.entity(), code, reason);
             }
         }
     }
@@ -548,7 +549,7 @@ async fn push_accounts(
         .filter(|p| wanted(p) && !held.contains(&p.id))
         .filter_map(|p| p.account)
         .collect();
-    for row in outbox::open_rows(ctx.store.conn(), kind.as_str())? {
+    for row in outbox::open_rows(ctx.store.conn(), kind.entity())? {
         if mapped.contains(&row.key) && !keys.contains(&row.key) {
             keys.push(row.key);
         }

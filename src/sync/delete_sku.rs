@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::{Outcome, cards};
 use crate::report::Tally;
 use crate::store::luca_ids::{Source, card_of, map_card, unmap_card};
@@ -68,7 +69,7 @@ pub async fn run(
     };
     let Some(id) = id else {
         tally.fail(
-            "stock_card",
+            Entity::StockCard,
             sku,
             "Luca has no stock card with this code (looked it up by code); check the SKU",
         );
@@ -85,7 +86,7 @@ pub async fn run(
     if !confirm(sku, id)? {
         // Not what was asked for: the pass did not do its one job (exit 1).
         tally.fail(
-            "stock_card",
+            Entity::StockCard,
             sku,
             "not deleted: the deletion was not confirmed",
         );
@@ -100,20 +101,20 @@ pub async fn run(
                 unmap_card(tx, sku)?;
                 // Forgotten on purpose: while Katana still has a live variant with this SKU,
                 // the next `products push` creates a fresh card.
-                outbox::forget(tx, "stock_card", sku)
+                outbox::forget(tx, Entity::StockCard, sku)
             })?;
             tally.updated = 1;
             report.deleted = true;
         }
         Outcome::Rejected(msg) | Outcome::Exists(msg) => {
             tally.fail(
-                "stock_card",
+                Entity::StockCard,
                 sku,
                 format!("Luca refused the deletion: {msg}"),
             );
         }
         Outcome::Unknown(why) => tally.fail(
-            "stock_card",
+            Entity::StockCard,
             sku,
             format!(
                 "the deletion's outcome is unknown ({why}); check Luca, then run delete-sku again"

@@ -12,20 +12,21 @@ use serde_json::{Value, json};
 use super::invoices::{Fingerprint, description, find};
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::{self, LucaClient, documents, documents::DocKind};
 use crate::report::Tally;
 use crate::store::invoices as store;
 use crate::store::outbox::Row;
 use crate::store::quarantine;
 
-pub const KIND: &str = "despatch";
+pub const KIND: Entity = Entity::Despatch;
 
 pub struct Despatches {
     doc_type: i64,
 }
 
 impl Kind for Despatches {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> Entity {
         KIND
     }
 
@@ -108,7 +109,7 @@ pub async fn run(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             Err(reason) => {
                 ctx.store
                     .write(|tx| quarantine::hold(tx, KIND, &key, &reason, None))?;
-                tally.fail("sales_order", d.order_no.clone(), reason);
+                tally.fail(Entity::SalesOrder, d.order_no.clone(), reason);
             }
         }
     }

@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use crate::config::MappingConfig;
+use crate::entity::Entity;
 
 /// A variant's Luca stock code (`kartKodu`): its SKU, trimmed. `None` when it has none.
 pub fn stock_code(sku: Option<&str>) -> Option<String> {
@@ -40,7 +41,7 @@ pub fn cari_code(prefix: &str, katana_id: i64) -> String {
 }
 
 /// The quarantine entity under which a SKU carried by several live variants is held.
-pub const DUPLICATE_SKU: &str = "sku";
+pub const DUPLICATE_SKU: Entity = Entity::Sku;
 
 pub fn sku_is_quarantined(conn: &Connection, sku: &str) -> anyhow::Result<bool> {
     crate::store::quarantine::is_held(conn, DUPLICATE_SKU, sku)

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::identity::{stock_code, warehouse_code};
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::{self, LucaClient, documents, documents::DocKind};
 use crate::report::Tally;
 use crate::store::luca_ids::AccountKind;
@@ -26,7 +27,7 @@ use crate::store::outbox::Row;
 use crate::store::{invoices as store, luca_findings, luca_ids, quarantine};
 
 /// The outbox kind, and the quarantine entity of an order held back from its invoice.
-pub const KIND: &str = "invoice";
+pub const KIND: Entity = Entity::Invoice;
 
 /// Two rates disagree when they differ by more than this fraction.
 const RATE_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
@@ -36,7 +37,7 @@ pub struct Invoices {
 }
 
 impl Kind for Invoices {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> Entity {
         KIND
     }
 
@@ -173,7 +174,7 @@ pub(crate) async fn find(
     ctx: &Ctx,
     luca: &LucaClient,
     kind: DocKind,
-    outbox_kind: &str,
+    outbox_kind: Entity,
     doc_type: i64,
     row: &Row,
 ) -> anyhow::Result<Lookup> {
@@ -210,7 +211,7 @@ pub(crate) async fn find(
         if !matches {
             continue;
         }
-        match store::claimed_by(conn, outbox_kind, d.id, row.id)? {
+        match store::claimed_by(conn, outbox_kind.as_str(), d.id, row.id)? {
             Some(other) => claimed.push(format!("{} (claimed by order {other})", d.id)),
             None => {
                 by_number |= number_match.is_some();
@@ -507,7 +508,7 @@ pub async fn run(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                     ctx.store
                         .write(|tx| quarantine::hold(tx, KIND, &key, &reason, None))?;
                 }
-                tally.fail("sales_order", order.order_no.clone(), reason);
+                tally.fail(Entity::SalesOrder, order.order_no.clone(), reason);
             }
         }
     }

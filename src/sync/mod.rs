@@ -19,6 +19,7 @@ pub mod window;
 
 use serde_json::Value;
 
+use crate::entity::Entity;
 use crate::katana::model::decode;
 use crate::report::Tally;
 use crate::store::catalog::Change;
@@ -29,7 +30,7 @@ use crate::store::catalog::Change;
 pub async fn pull_entity<T, F>(
     ctx: &crate::context::Ctx,
     tally: &mut Tally,
-    entity: &'static str,
+    entity: Entity,
     path: &'static str,
     filters: window::Filters,
     mut store: F,
@@ -38,7 +39,7 @@ where
     T: for<'de> serde::Deserialize<'de>,
     F: FnMut(&rusqlite::Connection, &T, &str, &mut Tally) -> anyhow::Result<Change>,
 {
-    let mut window = window::Window::open(ctx, entity, path, filters).await?;
+    let mut window = window::Window::open(ctx, entity.as_str(), path, filters).await?;
     // A walk that backs up meets some records twice; each counts once.
     let mut met = std::collections::HashSet::new();
     while let Some(page) = window.next().await? {

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 use super::window::{Filters, Window};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode, decode_record};
 use crate::progress::Progress;
 use crate::report::{NEW_ORDERS_SHOWN, Tally};
@@ -29,8 +30,8 @@ use crate::store::orders::{
 use crate::store::quarantine;
 use crate::store::watermarks::{set_watermark, watermark};
 
-const ENTITY: &str = "sales_order";
-const ROW_ENTITY: &str = "sales_order_row";
+const ENTITY: Entity = Entity::SalesOrder;
+const ROW_ENTITY: Entity = Entity::SalesOrderRow;
 const ORDERS: &str = "sales_orders";
 const ROWS: &str = "sales_order_rows";
 
@@ -351,7 +352,7 @@ fn store_references(
                 upsert_partner(tx, "customer", &p, &name, &raw.to_string())?;
             }
             Err(reason) => tally.note(
-                "customer",
+                Entity::Customer,
                 raw.get("id").map_or("?".into(), Value::to_string),
                 reason,
             ),
@@ -364,7 +365,7 @@ fn store_references(
                 upsert_variant(tx, &v, sku.as_deref(), &raw.to_string())?;
             }
             Err(reason) => tally.note(
-                "variant",
+                Entity::Variant,
                 raw.get("id").map_or("?".into(), Value::to_string),
                 reason,
             ),

@@ -2,6 +2,7 @@
 //! then (the Luca half, in `accounts`) their existing Luca accounts into the map.
 
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::katana::model::Partner;
 use crate::report::Tally;
 use crate::store::catalog::upsert_partner;
@@ -10,10 +11,10 @@ use crate::store::luca_ids::AccountKind;
 use super::products::PullFrom;
 use super::window::Filters;
 
-fn endpoint(kind: AccountKind) -> (&'static str, &'static str) {
+fn endpoint(kind: AccountKind) -> (Entity, &'static str) {
     match kind {
-        AccountKind::Customer => ("customers", "/customers"),
-        AccountKind::Supplier => ("suppliers", "/suppliers"),
+        AccountKind::Customer => (Entity::Customers, "/customers"),
+        AccountKind::Supplier => (Entity::Suppliers, "/suppliers"),
     }
 }
 

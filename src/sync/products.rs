@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::identity::{DUPLICATE_SKU, stock_code};
 use super::window::Filters;
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::katana::model::{Product, TaxRate, Variant, decode};
 use crate::report::Tally;
 use crate::store::catalog::{
@@ -42,7 +43,7 @@ async fn pull_katana(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     super::pull_entity::<Product, _>(
         ctx,
         tally,
-        "products",
+        Entity::Products,
         "/products",
         deleted,
         |tx, p, raw, tally| {
@@ -61,13 +62,20 @@ async fn pull_katana(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         },
     )
     .await?;
-    super::pull_entity::<Variant, _>(ctx, tally, "variants", "/variants", deleted, store_variant)
-        .await?;
+    super::pull_entity::<Variant, _>(
+        ctx,
+        tally,
+        Entity::Variants,
+        "/variants",
+        deleted,
+        store_variant,
+    )
+    .await?;
     // Katana's tax rates have no `include_deleted`.
     super::pull_entity::<TaxRate, _>(
         ctx,
         tally,
-        "tax_rates",
+        Entity::TaxRates,
         "/tax_rates",
         Filters {
             include_deleted: false,
@@ -90,10 +98,10 @@ fn store_variant(
     let key = v.id.to_string();
     if sku.is_none() && v.at.deleted_at.is_none() {
         let reason = "the variant has no SKU; set one in Katana".to_string();
-        quarantine::hold(tx, "variant", &key, &reason, Some(raw))?;
-        tally.fail("variant", key, reason);
+        quarantine::hold(tx, Entity::Variant, &key, &reason, Some(raw))?;
+        tally.fail(Entity::Variant, key, reason);
     } else {
-        quarantine::release(tx, "variant", &key)?;
+        quarantine::release(tx, Entity::Variant, &key)?;
     }
     Ok(change)
 }
@@ -105,8 +113,8 @@ fn hold_variant(
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
     let key = raw.get("id").map_or("?".into(), Value::to_string);
-    quarantine::hold(tx, "variant", &key, reason, Some(&raw.to_string()))?;
-    tally.fail("variant", key, reason.to_string());
+    quarantine::hold(tx, Entity::Variant, &key, reason, Some(&raw.to_string()))?;
+    tally.fail(Entity::Variant, key, reason.to_string());
     Ok(())
 }
 

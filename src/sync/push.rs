@@ -21,6 +21,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::{self, LucaClient, Outcome};
 use crate::progress::Progress;
 use crate::report::{Action, Planned, Tally};
@@ -46,8 +47,9 @@ pub enum Lookup {
 // The pipeline polls every row on the pass's own task, so its futures need not be Send.
 #[allow(async_fn_in_trait)]
 pub trait Kind {
-    /// The outbox kind (`stock_card`, `customer`, …).
-    fn name(&self) -> &'static str;
+    /// The outbox kind (`stock_card`, `customer`, …), also the entity its records are
+    /// reported and held under.
+    fn name(&self) -> Entity;
     /// The create endpoint.
     fn endpoint(&self) -> &'static str;
     /// True where Luca itself would accept a duplicate (accounts, invoices): then even a
@@ -155,7 +157,7 @@ pub async fn run<K: Kind>(
     }
     let luca = ctx.luca().await?;
     apply_findings(ctx, tally, luca).await?;
-    let progress = Progress::new(ctx.progress, kind.name(), Some(rows.len() as u64));
+    let progress = Progress::new(ctx.progress, kind.name().as_str(), Some(rows.len() as u64));
     let stop = Cell::new(false);
     let mut fatal: Option<luca::Error> = None;
     let mut planned = Vec::new();

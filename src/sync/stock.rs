@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::identity::warehouse_code;
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::katana::model::{InventoryLevel, decode};
 use crate::luca::{self, LucaClient};
 use crate::report::{Tally, UnknownSlip};
@@ -25,7 +26,7 @@ use crate::store::stock::{self, DriftAdjustment, Level, SLIP_KIND, slip_key};
 pub struct StockSlips;
 
 impl Kind for StockSlips {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> Entity {
         SLIP_KIND
     }
 
@@ -202,7 +203,7 @@ async fn pull_inventory(
                     };
                     held.insert(variant_id);
                     tally.fail(
-                        "inventory",
+                        Entity::Inventory,
                         format!("variant {variant_id} at location {location_id}"),
                         format!(
                             "{reason}; this variant's stock is not compared until Katana \
@@ -253,7 +254,7 @@ async fn pull_on_hand(
     for code in wanted {
         let Some(&id) = ids.get(code) else {
             tally.fail(
-                "warehouse",
+                Entity::Warehouse,
                 code.clone(),
                 "Luca has no warehouse with this code, so its stock is not compared; run \
                  `warehouses push` or fix [mapping.warehouses]",
@@ -272,7 +273,7 @@ async fn pull_on_hand(
                 return Err(e.into());
             }
             Err(e) => tally.fail(
-                "warehouse",
+                Entity::Warehouse,
                 code.clone(),
                 format!(
                     "its on-hand list could not be read ({e}); its stock is not compared this run"

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::identity::{DUPLICATE_SKU, card_name};
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::luca::{self, LucaClient, cards};
 use crate::report::Tally;
 use crate::store::catalog;
@@ -23,8 +24,8 @@ pub const RANGE_BATCH: usize = 200;
 pub struct StockCards;
 
 impl Kind for StockCards {
-    fn name(&self) -> &'static str {
-        "stock_card"
+    fn name(&self) -> Entity {
+        Entity::StockCard
     }
 
     fn endpoint(&self) -> &'static str {
@@ -76,7 +77,7 @@ pub async fn push(ctx: &Ctx, tally: &mut Tally, skus: Vec<String>) -> anyhow::Re
     }
     for (sku, reason) in problems {
         if only.is_none_or(|s| s.contains(&sku)) {
-            tally.fail("variant", sku, reason);
+            tally.fail(Entity::Variant, sku, reason);
         }
     }
     if let Some(wanted) = only {
@@ -84,7 +85,7 @@ pub async fn push(ctx: &Ctx, tally: &mut Tally, skus: Vec<String>) -> anyhow::Re
         for sku in wanted {
             if !known.contains(sku) {
                 tally.fail(
-                    "variant",
+                    Entity::Variant,
                     sku.clone(),
                     "no live Katana product variant has this SKU; check it, or run `products pull` first",
                 );
@@ -212,7 +213,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 Err(e) if e.is_fatal() || matches!(e, luca::Error::Unavailable { .. }) => {
                     return Err(e.into());
                 }
-                Err(e) => tally.fail("stock_card", sku, format!("lookup failed: {e}")),
+                Err(e) => tally.fail(Entity::StockCard, sku, format!("lookup failed: {e}")),
             }
         }
         return Ok(());

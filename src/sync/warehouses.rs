@@ -13,6 +13,7 @@ use super::identity::warehouse_code;
 use super::products::PullFrom;
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
+use crate::entity::Entity;
 use crate::katana::model::Location;
 use crate::luca::accounts::{self as luca_accounts, Depot};
 use crate::luca::{self, LucaClient};
@@ -27,7 +28,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally, from: PullFrom) -> anyhow::Resul
         super::pull_entity::<Location, _>(
             ctx,
             tally,
-            "locations",
+            Entity::Locations,
             "/locations",
             Filters {
                 include_deleted: true,
@@ -58,8 +59,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally, from: PullFrom) -> anyhow::Resul
 pub struct Warehouses;
 
 impl Kind for Warehouses {
-    fn name(&self) -> &'static str {
-        "warehouse"
+    fn name(&self) -> Entity {
+        Entity::Warehouse
     }
 
     fn endpoint(&self) -> &'static str {
@@ -127,7 +128,7 @@ fn report_mapping(
     ctx: &Ctx,
     tally: &mut Tally,
     depots: &[Depot],
-    report: fn(&mut Tally, &str, String, String),
+    report: fn(&mut Tally, Entity, String, String),
 ) -> anyhow::Result<(BTreeMap<String, String>, Vec<luca_ids::Location>)> {
     let mut codes: BTreeMap<String, String> = BTreeMap::new();
     let mut first: BTreeMap<String, luca_ids::Location> = BTreeMap::new();
@@ -154,7 +155,7 @@ fn report_mapping(
             }
             None => report(
                 tally,
-                "location",
+                Entity::Location,
                 l.id.to_string(),
                 format!(
                     "Katana location {} ({}) maps to no Luca warehouse, so nothing is created \
