@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
 
 use common::invoicing::{MAP_1003, luca_invoices, setup, tool};
@@ -66,7 +66,19 @@ fn dec(s: &str) -> Decimal {
 fn invoices_carry_the_approved_rows_and_rates_and_a_rerun_creates_nothing() {
     let env = Env::new(clean(40, 15, 8), tool("")).in_process();
     setup(&env);
+    env.sandbox().reset_stats();
     let (code, run) = env.run_json(&["invoices"]);
+    // Each date's invoices are listed once, before the first create of that date: no
+    // answer was lost, so no order is listed again.
+    let dates: BTreeSet<String> = luca_invoices(&env)
+        .iter()
+        .map(|d| d.belge_tarihi.to_string())
+        .collect();
+    assert_eq!(
+        common::hits(&env.stats(), "POST /Yetki/ListeleFtrSsFaturaBaslik.do"),
+        dates.len() as u64,
+        "{run}"
+    );
     // Orders of the unmapped location 1003 are held, the rest invoiced.
     assert_eq!(code, 1, "{run}");
     let held: Vec<&Value> = run["errors"].as_array().unwrap().iter().collect();

@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use super::invoices::{Fingerprint, description, find};
+use super::invoices::{Fingerprint, Listings, description, find};
 use super::push::{self, Item, Kind, Lookup};
 use crate::context::Ctx;
 use crate::entity::Entity;
@@ -23,6 +23,7 @@ pub const KIND: Entity = Entity::Despatch;
 
 pub struct Despatches {
     doc_type: i64,
+    listings: Listings,
 }
 
 impl Kind for Despatches {
@@ -43,7 +44,8 @@ impl Kind for Despatches {
     }
 
     async fn lookup_row(&self, ctx: &Ctx, luca: &LucaClient, row: &Row) -> anyhow::Result<Lookup> {
-        find(ctx, luca, DocKind::Despatch, KIND, self.doc_type, row).await
+        let doc = (DocKind::Despatch, self.doc_type);
+        find(ctx, luca, doc, KIND, &self.listings, row).await
     }
 
     fn created_id(&self, answer: &Value) -> Option<i64> {
@@ -115,6 +117,7 @@ pub async fn run(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     }
     let kind = Despatches {
         doc_type: ctx.config.mapping.despatch_doc_type,
+        listings: Listings::default(),
     };
     push::run(ctx, tally, &kind, items, None).await
 }

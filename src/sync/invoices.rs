@@ -10,7 +10,9 @@
 //! rows sharing a fingerprint are settled one at a time; anything else waits for
 //! `adjustments resolve` (docs/invoices.md).
 
+use std::collections::HashMap;
 use std::str::FromStr as _;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 use rust_decimal::Decimal;
@@ -34,6 +36,50 @@ const RATE_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
 pub struct Invoices {
     doc_type: i64,
+    listings: Listings,
+}
+
+/// Each date's documents, listed once per run for the lookups before a row's first
+/// create. Such a row was never sent, so no document this run created is its own, and
+/// one it could be mistaken for can only come from a row with its fingerprint (rows of
+/// one fingerprint are settled one at a time). So a listing from earlier in the run
+/// tells as much as a fresh one unless such a row may have reached Luca unclearly: then
+/// (and for a row that may itself have reached Luca: an unclear outcome, a `sending`
+/// left by a killed run) the date is listed afresh, so that a second unclaimed twin is
+/// never created. This halves the requests of a first invoicing; what it widens is the
+/// moment in which a person could type the same invoice by hand, from one listing-to-
+/// create to the run, a window that exists either way. Keyed by date: a pass lists one
+/// kind of document, of one type.
+#[derive(Default)]
+pub(crate) struct Listings(Mutex<HashMap<String, Arc<Vec<documents::Listed>>>>);
+
+impl Listings {
+    async fn of(
+        &self,
+        luca: &LucaClient,
+        kind: DocKind,
+        date: &str,
+        doc_type: i64,
+        fresh: bool,
+    ) -> Result<Arc<Vec<documents::Listed>>, luca::Error> {
+        let cached = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(date)
+            .cloned();
+        match cached {
+            Some(listed) if !fresh => Ok(listed),
+            _ => {
+                let listed = Arc::new(documents::list_on(luca, kind, date, doc_type).await?);
+                self.0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(date.to_string(), listed.clone());
+                Ok(listed)
+            }
+        }
+    }
 }
 
 impl Kind for Invoices {
@@ -56,7 +102,8 @@ impl Kind for Invoices {
     }
 
     async fn lookup_row(&self, ctx: &Ctx, luca: &LucaClient, row: &Row) -> anyhow::Result<Lookup> {
-        find(ctx, luca, DocKind::Invoice, KIND, self.doc_type, row).await
+        let doc = (DocKind::Invoice, self.doc_type);
+        find(ctx, luca, doc, KIND, &self.listings, row).await
     }
 
     fn created_id(&self, answer: &Value) -> Option<i64> {
@@ -173,9 +220,9 @@ impl Fingerprint {
 pub(crate) async fn find(
     ctx: &Ctx,
     luca: &LucaClient,
-    kind: DocKind,
+    (kind, doc_type): (DocKind, i64),
     outbox_kind: Entity,
-    doc_type: i64,
+    listings: &Listings,
     row: &Row,
 ) -> anyhow::Result<Lookup> {
     let with_price = kind == DocKind::Invoice;
@@ -195,12 +242,20 @@ pub(crate) async fn find(
         trusted(luca_findings::INVOICE_LIST_TAKIP_NO)?,
         trusted(luca_findings::INVOICE_LIST_ACIKLAMA)?,
     );
-    let listed = documents::list_on(luca, kind, &mine.date, doc_type).await?;
+    // Rows of this fingerprint that may have reached Luca: their documents would match
+    // this row too, so it must see them, in a listing of now.
+    let rivals: Vec<String> = store::open_siblings(conn, outbox_kind, row.id)?
+        .into_iter()
+        .filter(|s| s.may_exist && Fingerprint::of_payload(&s.payload, with_price) == mine)
+        .map(|s| s.key)
+        .collect();
+    let fresh = row.may_exist() || !rivals.is_empty();
+    let listed = listings.of(luca, kind, &mine.date, doc_type, fresh).await?;
     let note = description(&order_no);
     let mut unclaimed = Vec::new();
     let mut claimed = Vec::new();
     let mut by_number = false;
-    for d in &listed {
+    for d in listed.iter() {
         let number_match = match (&d.takip_no, &d.aciklama) {
             (Some(Some(t)), _) if use_no => Some(*t == order_no),
             (_, Some(Some(a))) if use_note => Some(*a == note),
@@ -219,11 +274,6 @@ pub(crate) async fn find(
             }
         }
     }
-    let rivals: Vec<String> = store::open_siblings(conn, outbox_kind, row.id)?
-        .into_iter()
-        .filter(|s| s.may_exist && Fingerprint::of_payload(&s.payload, with_price) == mine)
-        .map(|s| s.key)
-        .collect();
     let order = format!("order {order_no} ({} {})", outbox_kind, row.key);
     let resolve = resolve_hint(conn, &row.key)?;
     Ok(match unclaimed.as_slice() {
@@ -514,6 +564,7 @@ pub async fn run(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     }
     let kind = Invoices {
         doc_type: ctx.config.mapping.invoice_doc_type,
+        listings: Listings::default(),
     };
     push::run(ctx, tally, &kind, items, None).await
 }
