@@ -256,7 +256,7 @@ pub struct Planned {
     pub entity: Option<Entity>,
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub kind: Option<String>,
+    pub kind: Option<Entity>,
     /// An adoption names the id it found, `null` when Luca's answer carried none.
     #[serde(
         skip_serializing_if = "Option::is_none",

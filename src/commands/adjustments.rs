@@ -6,6 +6,7 @@ use crate::context::{Ctx, Needs};
 use crate::error::{Error, Exit};
 use crate::progress::Mode;
 use crate::store::adjustments::{self, Adjustment, Status};
+use crate::store::outbox::State as OutboxState;
 
 pub async fn run(opts: &Options, progress: Mode, cmd: AdjustmentsCmd) -> anyhow::Result<Exit> {
     match cmd {
@@ -44,18 +45,22 @@ async fn resolve(opts: &Options, progress: Mode, args: &ResolveArgs) -> anyhow::
         .into());
     };
     let outbox = match (&linked.status, &linked.outbox) {
-        (Status::Unknown, Some(o)) if o.3 == "unknown" || o.3 == "sending" => o.clone(),
+        (Status::Unknown, Some(o))
+            if matches!(o.state, OutboxState::Unknown | OutboxState::Sending) =>
+        {
+            o.clone()
+        }
         (status, _) => {
             return Err(Error::Usage(format!(
-                "adjustment {} is {status}, not unknown: only an adjustment whose push outcome                  is unknown can be resolved; `adjustments list --status unknown` shows them",
+                "adjustment {} is {status}, not unknown: only an adjustment whose push outcome is unknown can be resolved; `adjustments list --status unknown` shows them",
                 args.id
             ))
             .into());
         }
     };
-    let (outbox_id, kind, key, _, _) = outbox;
+    let (outbox_id, kind, key) = (outbox.id, outbox.kind, outbox.key);
     if let Some(n) = args.luca_id
-        && let Some(other) = crate::store::invoices::claimed_by(conn, &kind, n, outbox_id)?
+        && let Some(other) = crate::store::invoices::claimed_by(conn, kind, n, outbox_id)?
     {
         return Err(Error::Usage(format!(
             "Luca id {n} is already recorded for {kind} {other}; check the id in Luca"

@@ -7,6 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::orders::{StoredOrder, StoredRow};
+use super::outbox::State as OutboxState;
+use crate::entity::Entity;
 
 /// What reconciling one order did to its adjustments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -296,7 +298,17 @@ pub fn follow_outbox(
 #[derive(Debug, Clone)]
 pub struct Linked {
     pub status: Status,
-    pub outbox: Option<(i64, String, String, String, Option<i64>)>,
+    pub outbox: Option<LinkedOutbox>,
+}
+
+/// The outbox row an adjustment is linked to.
+#[derive(Debug, Clone)]
+pub struct LinkedOutbox {
+    pub id: i64,
+    pub kind: Entity,
+    pub key: String,
+    pub state: OutboxState,
+    pub remote_id: Option<i64>,
 }
 
 pub fn linked(conn: &Connection, id: i64) -> anyhow::Result<Option<Linked>> {
@@ -310,7 +322,7 @@ pub fn linked(conn: &Connection, id: i64) -> anyhow::Result<Option<Linked>> {
     let Some((status, outbox_id)) = raw else {
         return Ok(None);
     };
-    let outbox = match outbox_id {
+    let raw: Option<(i64, String, String, String, Option<i64>)> = match outbox_id {
         Some(o) => conn
             .query_row(
                 "SELECT id, kind, natural_key, state, remote_id FROM outbox WHERE id = ?1",
@@ -318,6 +330,17 @@ pub fn linked(conn: &Connection, id: i64) -> anyhow::Result<Option<Linked>> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?,
+        None => None,
+    };
+    // Fail closed: a kind or state this binary does not know is an error, not a guess.
+    let outbox = match raw {
+        Some((id, kind, key, state, remote_id)) => Some(LinkedOutbox {
+            id,
+            kind: crate::store::quarantine::stored_entity("outbox", id, &kind)?,
+            key,
+            state: OutboxState::parse(&state, id)?,
+            remote_id,
+        }),
         None => None,
     };
     Ok(Some(Linked {
@@ -430,6 +453,24 @@ mod tests {
         // Judging the order again must not take it for a live or a superseded one.
         let err = reconcile_order(c, &order(true), &[row(1, "3")], &|_| None, false, "t");
         assert!(err.unwrap_err().to_string().contains("parked"));
+    }
+
+    #[test]
+    fn the_outbox_row_of_a_linked_adjustment_fails_closed_on_an_unknown_kind_or_state() {
+        let (_d, s) = temp_store();
+        let c = s.conn();
+        reconcile_order(c, &order(true), &[row(1, "2")], &|_| None, false, "t").unwrap();
+        crate::store::outbox::enqueue(c, Entity::Invoice, "1", &serde_json::json!({}), "t")
+            .unwrap();
+        crate::store::force_value(c, "UPDATE adjustments SET outbox_id = 1");
+        let o = linked(c, 1).unwrap().unwrap().outbox.unwrap();
+        assert_eq!((o.kind, o.state), (Entity::Invoice, OutboxState::Pending));
+        crate::store::force_value(c, "UPDATE outbox SET kind = 'gadget'");
+        let err = linked(c, 1).unwrap_err().to_string();
+        assert!(err.contains("outbox row 1 has entity \"gadget\""), "{err}");
+        crate::store::force_value(c, "UPDATE outbox SET kind = 'invoice', state = 'parked'");
+        let err = linked(c, 1).unwrap_err().to_string();
+        assert!(err.contains("outbox row 1 has state \"parked\""), "{err}");
     }
 
     fn order(open: bool) -> StoredOrder {

@@ -138,7 +138,7 @@ pub fn link_adjustments(
 /// The key of the outbox row of `kind` other than `except` that claims Luca id `id`.
 pub fn claimed_by(
     conn: &Connection,
-    kind: &str,
+    kind: Entity,
     id: i64,
     except: i64,
 ) -> anyhow::Result<Option<String>> {

@@ -32,7 +32,7 @@ impl State {
 
     /// The state of outbox row `id`; a state this binary does not know is an error,
     /// never `pending`, which would send the create again.
-    fn parse(s: &str, id: i64) -> Result<State, Error> {
+    pub(crate) fn parse(s: &str, id: i64) -> Result<State, Error> {
         Ok(match s {
             "pending" => State::Pending,
             "sending" => State::Sending,

@@ -442,7 +442,7 @@ async fn reconcile(ctx: &Ctx, tally: &mut Tally, kinds: &Accounts) -> anyhow::Re
                 action: Action::Adopt,
                 entity: None,
                 key: account.code.clone(),
-                kind: Some(noun.to_string()),
+                kind: Some(kind.entity()),
                 luca_id: Some(account.id),
                 payload: None,
                 totals: None,

@@ -266,7 +266,7 @@ pub(crate) async fn find(
         if !matches {
             continue;
         }
-        match store::claimed_by(conn, outbox_kind.as_str(), d.id, row.id)? {
+        match store::claimed_by(conn, outbox_kind, d.id, row.id)? {
             Some(other) => claimed.push(format!("{} (claimed by order {other})", d.id)),
             None => {
                 by_number |= number_match.is_some();
