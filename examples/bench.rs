@@ -7,6 +7,11 @@
 //!
 //!     cargo run --release --example bench [-- CARDS LATENCY_MS ORDERS]
 //!
+//! `BENCH_ONLY=orders` runs only the orders pull table (walk, first pull, no-change
+//! run), for iterating on the pull: `BENCH_ONLY=orders cargo run --release --example
+//! bench -- 2000 20 20000`. `BENCH_PERF=DIR` records each orders-pull child with
+//! `perf record -g` into `DIR/orders-pull-N.data` (its figures then include perf's cost).
+//!
 //! The pulls run in child processes (this program started again with `--child`), so
 //! their CPU time and peak RSS are theirs alone, not the simulator's. Each push
 //! scenario gets a fresh simulator (same seed) and a fresh copy of a store that
@@ -239,7 +244,19 @@ fn run_cli(config: &Path, words: &[&str]) -> anyhow::Result<Usage> {
 }
 
 fn run_child_with(what: &str, config: &Path, words: &[&str]) -> anyhow::Result<Usage> {
-    let out = std::process::Command::new(std::env::current_exe()?)
+    let exe = std::env::current_exe()?;
+    let mut cmd = match std::env::var_os("BENCH_PERF") {
+        Some(dir) if what == "orders-pull" => {
+            static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let data = Path::new(&dir).join(format!("orders-pull-{n}.data"));
+            let mut c = std::process::Command::new("perf");
+            c.args(["record", "-g", "-q", "-o"]).arg(data).arg(exe);
+            c
+        }
+        _ => std::process::Command::new(exe),
+    };
+    let out = cmd
         .args(["--child", what])
         .arg(config)
         .args(words)
@@ -688,6 +705,12 @@ async fn main() -> anyhow::Result<()> {
     // The sizes of the fixed scenarios scale with ORDERS, so a small run is quick.
     let scale = |n: usize| (n * orders / 100_000).max(50);
     let mut summary = Summary::default();
+
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("orders") {
+        orders_table(orders, &mut summary).await?;
+        summary.print();
+        return Ok(());
+    }
 
     // The scenarios, in the order of the table. Each is a function of its own; a new
     // one is one more line here. To come at merge:

@@ -140,6 +140,7 @@ impl RateLog {
     fn open(db: &Path, defer: bool) -> anyhow::Result<RateLog> {
         let conn = Connection::open(db)?;
         conn.busy_timeout(Duration::from_millis(2000))?;
+        crate::store::tune_checkpoints(&conn)?;
         Ok(RateLog {
             conn,
             defer,

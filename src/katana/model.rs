@@ -24,6 +24,11 @@ pub fn decode<T: for<'de> Deserialize<'de>>(raw: &Value) -> Result<T, String> {
 /// needs no `Value` of it); the error says which field was wrong, like [`decode`]'s.
 pub fn decode_record<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
     // The position in the page's text means nothing to a person; the field does.
+    // The common case, a record that decodes, without the path tracking (a tenth of a
+    // backfill's CPU); only a record that fails is decoded again for the field's path.
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let message = |e: serde_json::Error| {
         let shown = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());

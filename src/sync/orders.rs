@@ -315,26 +315,26 @@ fn without_rows(text: &str) -> Result<String, String> {
 
 /// Customers and variants the page refers to that the store does not know.
 fn unknown_references(conn: &Connection, page: &[Decoded]) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
-    let mut customers = BTreeSet::new();
-    let mut variants = BTreeSet::new();
-    for d in page {
-        if let Some(c) = d.order.customer_id
-            && !partner_known(conn, "customer", c)?
-        {
-            customers.insert(c);
-        }
-        for (row, _) in &d.rows {
-            if let Some(v) = row.variant_id
-                && variant_sku(conn, v)?.is_none()
-            {
-                variants.insert(v);
-            }
+    // Each distinct reference is looked up once (a page names the same few customers
+    // and variants many times over).
+    let customers: BTreeSet<i64> = page.iter().filter_map(|d| d.order.customer_id).collect();
+    let variants: BTreeSet<i64> = page
+        .iter()
+        .flat_map(|d| d.rows.iter().filter_map(|(row, _)| row.variant_id))
+        .collect();
+    let mut unknown_customers = Vec::new();
+    for c in customers {
+        if !partner_known(conn, "customer", c)? {
+            unknown_customers.push(c);
         }
     }
-    Ok((
-        customers.into_iter().collect(),
-        variants.into_iter().collect(),
-    ))
+    let mut unknown_variants = Vec::new();
+    for v in variants {
+        if variant_sku(conn, v)?.is_none() {
+            unknown_variants.push(v);
+        }
+    }
+    Ok((unknown_customers, unknown_variants))
 }
 
 fn store_references(
