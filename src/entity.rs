@@ -144,14 +144,6 @@ impl rusqlite::ToSql for Entity {
     }
 }
 
-impl TryFrom<&str> for Entity {
-    type Error = UnknownEntity;
-
-    fn try_from(s: &str) -> Result<Entity, UnknownEntity> {
-        s.parse()
-    }
-}
-
 impl TryFrom<String> for Entity {
     type Error = UnknownEntity;
 
@@ -194,7 +186,7 @@ mod tests {
         for e in Entity::ALL {
             let name = e.as_str();
             assert_eq!(name.parse::<Entity>(), Ok(e));
-            assert_eq!(Entity::try_from(name), Ok(e));
+            assert_eq!(Entity::try_from(name.to_string()), Ok(e));
             assert_eq!(e.to_string(), name);
             let json = serde_json::to_string(&e).unwrap();
             assert_eq!(json, format!("\"{name}\""));

@@ -336,7 +336,7 @@ pub fn linked(conn: &Connection, id: i64) -> anyhow::Result<Option<Linked>> {
     let outbox = match raw {
         Some((id, kind, key, state, remote_id)) => Some(LinkedOutbox {
             id,
-            kind: crate::store::quarantine::stored_entity("outbox", id, &kind)?,
+            kind: super::stored_entity("outbox", id, &kind)?,
             key,
             state: OutboxState::parse(&state, id)?,
             remote_id,

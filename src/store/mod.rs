@@ -279,6 +279,17 @@ impl Store {
     }
 }
 
+/// The entity named in row `id` of `table` (quarantine, run_errors, outbox); one this
+/// binary does not know is an error naming the row, never a guess.
+pub fn stored_entity(
+    table: &'static str,
+    id: i64,
+    name: &str,
+) -> Result<crate::entity::Entity, crate::error::Error> {
+    name.parse()
+        .map_err(|_| crate::error::Error::unknown_stored(table, id, "entity", name))
+}
+
 /// Every connection that writes to the store checkpoints at the same WAL size (32
 /// MiB). SQLite's default is 1,000 pages (4 MB) per connection: a second connection
 /// (the Katana rate log, which commits after every request) with the default

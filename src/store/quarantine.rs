@@ -1,7 +1,6 @@
 //! Records held back for bad input, with the reason, until fixed at the source.
 
 use crate::entity::Entity;
-use crate::error::Error;
 use crate::report::HeldRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -58,19 +57,13 @@ pub fn still_held(conn: &Connection, entities: &[Entity]) -> anyhow::Result<Vec<
     raw.into_iter()
         .map(|(id, entity, key, reason, since)| {
             Ok(HeldRecord {
-                entity: stored_entity("quarantine", id, &entity)?,
+                entity: super::stored_entity("quarantine", id, &entity)?,
                 key,
                 reason,
                 since,
             })
         })
         .collect()
-}
-
-/// The entity named in row `id` of `table`; one this binary does not know is an error.
-pub fn stored_entity(table: &'static str, id: i64, name: &str) -> Result<Entity, Error> {
-    name.parse()
-        .map_err(|_| Error::unknown_stored(table, id, "entity", name))
 }
 
 /// Whether `key` of `entity` is held now.

@@ -211,7 +211,7 @@ impl Store {
         raw.into_iter()
             .map(|(id, entity, key, reason)| {
                 Ok(RecordError {
-                    entity: super::quarantine::stored_entity("run_errors", id, &entity)?,
+                    entity: super::stored_entity("run_errors", id, &entity)?,
                     key,
                     reason,
                 })
