@@ -118,10 +118,15 @@ pub fn de_ts_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
         Value::String(s) if s.is_empty() || s == "null" => Ok(None),
-        Value::String(s) => s
-            .parse::<jiff::Timestamp>()
-            .map(|t| Some(crate::time::format_ts(t)))
-            .map_err(|_| serde::de::Error::custom(format!("malformed timestamp \"{s}\""))),
+        Value::String(s) => match s.parse::<jiff::Timestamp>() {
+            // Katana's own form is the store's: kept as sent, not formatted again (a
+            // backfill meets millions of timestamps).
+            Ok(_) if crate::time::is_store_form(&s) => Ok(Some(s)),
+            Ok(t) => Ok(Some(crate::time::format_ts(t))),
+            Err(_) => Err(serde::de::Error::custom(format!(
+                "malformed timestamp \"{s}\""
+            ))),
+        },
         other => Err(serde::de::Error::custom(format!(
             "expected a timestamp, found {other}"
         ))),

@@ -94,7 +94,7 @@ pub fn reconcile_order(
         return Ok(out);
     }
     for row in rows.iter().filter(|r| r.deleted) {
-        out.superseded += supersede(conn, "row_id = ?1", row.id, now)?;
+        out.superseded += supersede_row(conn, order.id, row.id, now)?;
     }
     if !order.is_open() {
         return Ok(out);
@@ -104,24 +104,32 @@ pub fn reconcile_order(
     } else {
         Status::Pending
     };
+    // The order's live adjustments in one query (through `adjustments_live_sale`), not
+    // one per row: a row belongs to one order for good, so its adjustments are among
+    // its order's.
+    let live_of_order: Vec<(Option<i64>, i64, String, String, Status)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT row_id, id, sku, quantity, status FROM adjustments
+             WHERE kind = 'sale' AND status <> 'superseded' AND order_id = ?1",
+        )?;
+        let raw: Vec<(Option<i64>, i64, String, String, String)> = stmt
+            .query_map([order.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        raw.into_iter()
+            .map(|(row, id, sku, q, st)| Ok((row, id, sku, q, Status::parse(&st, id)?)))
+            .collect::<anyhow::Result<_>>()?
+    };
     for row in rows.iter().filter(|r| !r.deleted) {
         let Some(Some(sku)) = &row.sku else {
             continue;
         };
-        let live: Vec<(i64, String, String, Status)> = {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, sku, quantity, status FROM adjustments
-                 WHERE kind = 'sale' AND row_id = ?1 AND status <> 'superseded'",
-            )?;
-            let raw: Vec<(i64, String, String, String)> = stmt
-                .query_map([row.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            raw.into_iter()
-                .map(|(id, sku, q, st)| Ok((id, sku, q, Status::parse(&st, id)?)))
-                .collect::<anyhow::Result<_>>()?
-        };
+        let live: Vec<(i64, String, String, Status)> = live_of_order
+            .iter()
+            .filter(|(r, ..)| *r == Some(row.id))
+            .map(|(_, id, sku, q, st)| (*id, sku.clone(), q.clone(), *st))
+            .collect();
         if live
             .iter()
             .any(|(_, s, q, _)| s == sku && *q == row.quantity)
@@ -174,6 +182,18 @@ fn supersede(conn: &Connection, filter: &str, id: i64, now: &str) -> anyhow::Res
              WHERE kind = 'sale' AND {filter} AND status IN {SUPERSEDABLE}"
         ))?
         .execute(params![id, now])? as u64)
+}
+
+/// Supersedes what a deleted row still has waiting. The redundant `status <>
+/// 'superseded'` lets SQLite use the partial index `adjustments_live_sale`.
+fn supersede_row(conn: &Connection, order_id: i64, row_id: i64, now: &str) -> anyhow::Result<u64> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE adjustments SET status = 'superseded', updated_at = ?3
+             WHERE kind = 'sale' AND status <> 'superseded' AND order_id = ?1 AND row_id = ?2
+               AND status IN {SUPERSEDABLE}"
+        ))?
+        .execute(params![order_id, row_id, now])? as u64)
 }
 
 /// One adjustment as `adjustments list --json` prints it.

@@ -15,58 +15,103 @@ pub use crate::report::Change;
 /// least as new (by `updated_at`). Column names are the caller's constants.
 pub fn upsert(
     conn: &Connection,
-    table: &str,
-    key: &[(&str, &dyn ToSql)],
+    table: &'static str,
+    key: &[(&'static str, &dyn ToSql)],
     updated_at: Option<&str>,
-    cols: &[(&str, &dyn ToSql)],
+    cols: &[(&'static str, &dyn ToSql)],
 ) -> anyhow::Result<Change> {
-    let all: Vec<(&str, &dyn ToSql)> = key
+    let values: Vec<&dyn ToSql> = key
         .iter()
-        .copied()
-        .chain(std::iter::once(("updated_at", &updated_at as &dyn ToSql)))
-        .chain(cols.iter().copied())
+        .map(|(_, v)| *v)
+        .chain(std::iter::once(&updated_at as &dyn ToSql))
+        .chain(cols.iter().map(|(_, v)| *v))
         .collect();
-    let values: Vec<&dyn ToSql> = all.iter().map(|(_, v)| *v).collect();
-    let names = all.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
-    let marks = (1..=all.len())
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let key_names = key.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    let sql = UpsertSql::of(table, key, cols);
     // A new record costs one statement (the common case of a backfill); the statements
     // are cached by their text.
     let inserted = conn
-        .prepare_cached(&format!(
-            "INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT ({key_names}) DO NOTHING"
-        ))?
+        .prepare_cached(&sql.insert)?
         .execute(values.as_slice())?;
     if inserted == 1 {
         return Ok(Change::Created);
     }
-    let where_key = key
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{c} = ?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let updates = all[key.len()..]
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{c} = ?{}", key.len() + i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let stamp = key.len() + 1;
     let updated = conn
-        .prepare_cached(&format!(
-            "UPDATE {table} SET {updates} WHERE {where_key}
-               AND NOT (updated_at IS NOT NULL AND ?{stamp} IS NOT NULL AND ?{stamp} <= updated_at)"
-        ))?
+        .prepare_cached(&sql.update)?
         .execute(values.as_slice())?;
     Ok(if updated == 1 {
         Change::Updated
     } else {
         Change::Unchanged
     })
+}
+
+/// The two statements of [`upsert`] for one table and column list, written once per
+/// process: a backfill upserts the same few shapes hundreds of thousands of times.
+struct UpsertSql {
+    names: Vec<&'static str>,
+    insert: String,
+    update: String,
+}
+
+impl UpsertSql {
+    fn of(
+        table: &'static str,
+        key: &[(&'static str, &dyn ToSql)],
+        cols: &[(&'static str, &dyn ToSql)],
+    ) -> std::sync::Arc<UpsertSql> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, LazyLock, Mutex};
+        // By table and key width; the column names are checked, so a second shape for
+        // one table is written fresh rather than served the wrong statement.
+        type Memo = HashMap<(&'static str, usize), Arc<UpsertSql>>;
+        static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
+        let names = || {
+            key.iter()
+                .map(|(c, _)| *c)
+                .chain(std::iter::once("updated_at"))
+                .chain(cols.iter().map(|(c, _)| *c))
+        };
+        let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sql) = memo.get(&(table, key.len()))
+            && sql.names.iter().copied().eq(names())
+        {
+            return sql.clone();
+        }
+        let names: Vec<&'static str> = names().collect();
+        let marks = (1..=names.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_names = names[..key.len()].join(", ");
+        let insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({marks}) ON CONFLICT ({key_names}) DO NOTHING",
+            names.join(", ")
+        );
+        let where_key = names[..key.len()]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let updates = names[key.len()..]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", key.len() + i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stamp = key.len() + 1;
+        let update = format!(
+            "UPDATE {table} SET {updates} WHERE {where_key}
+               AND NOT (updated_at IS NOT NULL AND ?{stamp} IS NOT NULL AND ?{stamp} <= updated_at)"
+        );
+        let sql = Arc::new(UpsertSql {
+            names,
+            insert,
+            update,
+        });
+        memo.insert((table, key.len()), sql.clone());
+        sql
+    }
 }
 
 pub fn upsert_tax_rate(conn: &Connection, t: &TaxRate, raw: &str) -> anyhow::Result<Change> {

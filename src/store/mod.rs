@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../sql/0004_accounts.sql")),
     (5, include_str!("../../sql/0005_invoices.sql")),
     (6, include_str!("../../sql/0006_stock.sql")),
+    (7, include_str!("../../sql/0007_append_orders.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -617,6 +618,110 @@ mod tests {
         let err = Store::open(&path).err().expect("refused");
         assert_eq!(crate::error::exit_for(&err), crate::error::Exit::Config);
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn a_store_of_version_6_keeps_its_orders_rows_and_adjustments_through_migration_7() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = Connection::open(&path).unwrap();
+        for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 6) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sales_orders (id, order_no, status, raw_json, updated_at)
+                 VALUES (9, 'SO-9', 'NOT_SHIPPED', '{\"id\":9,\"note\":\"Şişli\"}', 't9'),
+                        (3, 'SO-3', 'DELIVERED', '{}', 't3');
+             UPDATE sales_orders SET reference_only = 1 WHERE id = 3;
+             INSERT INTO sales_order_rows (id, sales_order_id, variant_id, quantity, raw_json)
+                 VALUES (91, 9, 5, '2', '{}'), (92, 9, 6, '1.5', '{}');
+             INSERT INTO adjustments (kind, order_id, order_no, row_id, variant_id, sku,
+                                      quantity, status, created_at, updated_at)
+                 VALUES ('sale', 9, 'SO-9', 91, 5, 'A-1', '2', 'pending', 'c', 'c');",
+        )
+        .unwrap();
+        drop(conn);
+
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+        let c = s.conn();
+        let orders: Vec<(i64, String, bool, String)> = c
+            .prepare("SELECT id, order_no, reference_only, raw_json FROM sales_orders ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            orders,
+            vec![
+                (3, "SO-3".into(), true, "{}".into()),
+                (
+                    9,
+                    "SO-9".into(),
+                    false,
+                    "{\"id\":9,\"note\":\"Şişli\"}".into()
+                ),
+            ]
+        );
+        let rows: Vec<(i64, i64, String)> = c
+            .prepare("SELECT id, sales_order_id, quantity FROM sales_order_rows ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(91, 9, "2".into()), (92, 9, "1.5".into())]);
+        let live: i64 = c
+            .query_row(
+                "SELECT count(*) FROM adjustments WHERE kind = 'sale' AND order_id = 9",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(live, 1);
+        // The Katana id is still the key: a second order or row with it is refused.
+        assert!(
+            c.execute(
+                "INSERT INTO sales_orders (id, order_no, status, raw_json) VALUES (9, 'X', 'x', '{}')",
+                [],
+            )
+            .is_err()
+        );
+        assert!(
+            c.execute(
+                "INSERT INTO sales_order_rows (id, sales_order_id, quantity, raw_json) VALUES (91, 1, '1', '{}')",
+                [],
+            )
+            .is_err()
+        );
+        let indexes: Vec<String> = c
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                   AND tbl_name IN ('sales_orders', 'sales_order_rows', 'adjustments')
+                 ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "adjustments_drift_key",
+                "adjustments_live_drift",
+                "adjustments_live_sale",
+                "adjustments_order",
+                "adjustments_outbox",
+                "adjustments_status",
+                "sales_order_rows_order",
+                "sales_order_rows_variant",
+                "sales_orders_no",
+            ]
+        );
     }
 
     #[test]

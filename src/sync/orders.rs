@@ -115,7 +115,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                     mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
                     // An order held as undecodable under its id is released by its number.
                     quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
-                    judge_and_count(ctx, tx, d.order.id, Some(change), &mut met, tally)?;
+                    judge_and_count(ctx, tx, d.order.id, Some(change), &now, &mut met, tally)?;
                 }
                 for (key, reason, raw) in &bad {
                     quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
@@ -178,8 +178,9 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                         }
                     }
                 }
+                let now = crate::store::now();
                 for id in touched {
-                    judge_and_count(ctx, tx, id, Some(Change::Updated), &mut met, tally)?;
+                    judge_and_count(ctx, tx, id, Some(Change::Updated), &now, &mut met, tally)?;
                 }
                 page.save_position(tx)
             })?;
@@ -199,8 +200,9 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         let progress = Progress::new(ctx.progress, "held orders", Some(held.len() as u64));
         for chunk in held.chunks(REJUDGE_CHUNK) {
             ctx.store.write(|tx| {
+                let now = crate::store::now();
                 for &id in chunk {
-                    judge_and_count(ctx, tx, id, None, &mut met, tally)?;
+                    judge_and_count(ctx, tx, id, None, &now, &mut met, tally)?;
                 }
                 Ok(())
             })?;
@@ -235,10 +237,11 @@ fn judge_and_count(
     tx: &Connection,
     id: i64,
     change: Option<Change>,
+    now: &str,
     met: &mut Met,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let Some(verdict) = judge_order(ctx, tx, id)? else {
+    let Some(verdict) = judge_order(ctx, tx, id, now)? else {
         return Ok(());
     };
     met.adjustments_created += verdict.created;
@@ -277,7 +280,7 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
             .map(str::to_string)
             .unwrap_or_else(|| id_key(raw.get("id").unwrap_or(&Value::Null)))
     };
-    let order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
+    let mut order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
     let order_no = order
         .order_no
         .as_deref()
@@ -286,7 +289,7 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
         .ok_or_else(|| (key_of(), "the order has no order_no".to_string()))?
         .to_string();
     let mut rows = Vec::new();
-    for row_raw in order.sales_order_rows.iter().flatten() {
+    for row_raw in order.sales_order_rows.take().into_iter().flatten() {
         let row: SalesOrderRow = decode_record(row_raw.get()).map_err(|e| {
             let id = serde_json::from_str::<Value>(row_raw.get())
                 .ok()
@@ -294,7 +297,7 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
                 .unwrap_or(Value::Null);
             (order_no.clone(), format!("row {id}: {e}"))
         })?;
-        rows.push((row, row_raw.get().to_string()));
+        rows.push((row, Box::<str>::from(row_raw).into_string()));
     }
     Ok(Decoded {
         raw: without_rows(text).map_err(|e| (order_no.clone(), e))?,
@@ -307,7 +310,14 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
 /// An order's JSON as stored: its members as sent (in key order), less the embedded
 /// rows, which are stored as rows.
 fn without_rows(text: &str) -> Result<String, String> {
-    let mut members: std::collections::BTreeMap<String, &RawValue> =
+    use std::collections::BTreeMap;
+    // Keys borrowed from the text (no allocation each); only a key written with escapes
+    // needs one of its own.
+    if let Ok(mut members) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
+        members.remove("sales_order_rows");
+        return serde_json::to_string(&members).map_err(|e| e.to_string());
+    }
+    let mut members: BTreeMap<String, &RawValue> =
         serde_json::from_str(text).map_err(|e| e.to_string())?;
     members.remove("sales_order_rows");
     serde_json::to_string(&members).map_err(|e| e.to_string())
@@ -385,7 +395,7 @@ struct Verdict {
 
 /// Holds an order whose rows or customer cannot be resolved (so it is never invoiced
 /// incomplete), else releases it and reconciles its adjustments. `None`: no such order.
-fn judge_order(ctx: &Ctx, tx: &Connection, id: i64) -> anyhow::Result<Option<Verdict>> {
+fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, now: &str) -> anyhow::Result<Option<Verdict>> {
     let Some(order) = stored_order(tx, id)? else {
         return Ok(None);
     };
@@ -417,7 +427,6 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64) -> anyhow::Result<Option<Ver
         }
     }
     let warehouse_of = |loc: Option<i64>| super::identity::warehouse_code(&ctx.config.mapping, loc);
-    let now = crate::store::now();
     let live_rows: Vec<_> = if reasons.is_empty() {
         quarantine::release(tx, ENTITY, &order.order_no)?;
         rows
@@ -432,7 +441,7 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64) -> anyhow::Result<Option<Ver
         &live_rows,
         &warehouse_of,
         ctx.config.sync.auto_approve,
-        &now,
+        now,
     )?;
     for row in r.changed_after_apply {
         reasons.push(format!(
