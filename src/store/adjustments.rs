@@ -90,11 +90,17 @@ pub fn reconcile_order(
         return Ok(out);
     }
     if order.deleted {
-        out.superseded += supersede(conn, "order_id = ?1", order.id, now)?;
+        out.superseded += supersede(conn, "order_id = ?2", &[order.id], now)?;
         return Ok(out);
     }
     for row in rows.iter().filter(|r| r.deleted) {
-        out.superseded += supersede_row(conn, order.id, row.id, now)?;
+        // The redundant `status <> 'superseded'` lets SQLite use `adjustments_live_sale`.
+        out.superseded += supersede(
+            conn,
+            "status <> 'superseded' AND order_id = ?2 AND row_id = ?3",
+            &[order.id, row.id],
+            now,
+        )?;
     }
     if !order.is_open() {
         return Ok(out);
@@ -125,20 +131,19 @@ pub fn reconcile_order(
         let Some(Some(sku)) = &row.sku else {
             continue;
         };
-        let live: Vec<(i64, String, String, Status)> = live_of_order
+        let live: Vec<_> = live_of_order
             .iter()
             .filter(|(r, ..)| *r == Some(row.id))
-            .map(|(_, id, sku, q, st)| (*id, sku.clone(), q.clone(), *st))
             .collect();
         if live
             .iter()
-            .any(|(_, s, q, _)| s == sku && *q == row.quantity)
+            .any(|(_, _, s, q, _)| s == sku && *q == row.quantity)
         {
             continue;
         }
         if live
             .iter()
-            .any(|(_, _, _, st)| matches!(st, Status::Applied | Status::Unknown))
+            .any(|(.., st)| matches!(st, Status::Applied | Status::Unknown))
         {
             out.changed_after_apply.push(row.id);
             continue;
@@ -163,7 +168,7 @@ pub fn reconcile_order(
             ])?;
         let new_id = conn.last_insert_rowid();
         out.created += 1;
-        for (old, ..) in &live {
+        for (_, old, ..) in &live {
             conn.prepare_cached(
                 "UPDATE adjustments SET status = 'superseded', superseded_by = ?2, updated_at = ?3
                  WHERE id = ?1",
@@ -175,25 +180,18 @@ pub fn reconcile_order(
     Ok(out)
 }
 
-fn supersede(conn: &Connection, filter: &str, id: i64, now: &str) -> anyhow::Result<u64> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "UPDATE adjustments SET status = 'superseded', updated_at = ?2
-             WHERE kind = 'sale' AND {filter} AND status IN {SUPERSEDABLE}"
-        ))?
-        .execute(params![id, now])? as u64)
-}
-
-/// Supersedes what a deleted row still has waiting. The redundant `status <>
-/// 'superseded'` lets SQLite use the partial index `adjustments_live_sale`.
-fn supersede_row(conn: &Connection, order_id: i64, row_id: i64, now: &str) -> anyhow::Result<u64> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "UPDATE adjustments SET status = 'superseded', updated_at = ?3
-             WHERE kind = 'sale' AND status <> 'superseded' AND order_id = ?1 AND row_id = ?2
-               AND status IN {SUPERSEDABLE}"
-        ))?
-        .execute(params![order_id, row_id, now])? as u64)
+/// Supersedes the sale adjustments that `filter` selects (`now` is `?1`, `ids` follow)
+/// and that are not applied yet.
+fn supersede(conn: &Connection, filter: &str, ids: &[i64], now: &str) -> anyhow::Result<u64> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE adjustments SET status = 'superseded', updated_at = ?1
+         WHERE kind = 'sale' AND {filter} AND status IN {SUPERSEDABLE}"
+    ))?;
+    stmt.raw_bind_parameter(1, now)?;
+    for (i, id) in ids.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 2, id)?;
+    }
+    Ok(stmt.raw_execute()? as u64)
 }
 
 /// One adjustment as `adjustments list --json` prints it.
