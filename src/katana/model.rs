@@ -5,7 +5,6 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// Decodes one record of a list page; the error says which field was wrong.
 pub fn decode<T: for<'de> Deserialize<'de>>(raw: &Value) -> Result<T, String> {
@@ -204,9 +203,8 @@ pub struct SalesOrder {
     pub delivery_date: Option<String>,
     #[serde(default, deserialize_with = "de_decimal_opt")]
     pub total: Option<Decimal>,
-    /// Each row's text as sent: decoded and stored row by row.
-    #[serde(default)]
-    pub sales_order_rows: Option<Vec<Box<RawValue>>>,
+    // The embedded rows are not a field: the orders pull reads them from the order's
+    // text, where it also cuts them out of what it stores (`sync::orders::split_rows`).
     // The stamps as fields of their own, not a flattened `Stamps`: flattening buffers
     // every field of the record once more (a cost per order of a backfill) and loses
     // the field's name from a decoding error.

@@ -5,17 +5,19 @@
 //! Every page is judged where it is stored: its orders, their rows, the adjustments
 //! they create or supersede and the quarantine entries of what cannot be mapped are
 //! written in the one transaction that also moves the walk's cursor (or, on the last
-//! page, its watermark). So a watermark never covers an order that was not judged, and
+//! page, its watermark); while Katana answers fast, a few pages share that transaction
+//! ([`Batch`]). So a watermark never covers an order that was not judged, and
 //! a run killed at any moment leaves a store from which the next run reaches exactly
 //! the state an uninterrupted run would have.
 
 use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::window::{Filters, Window};
+use super::window::{Filters, Window, WindowPage};
 use crate::context::Ctx;
 use crate::entity::Entity;
 use crate::katana::model::{Partner, SalesOrder, SalesOrderRow, Variant, decode, decode_record};
@@ -58,11 +60,186 @@ struct Met {
     new_orders: Vec<i64>,
     new_total: u64,
     adjustments_created: u64,
+    known: Known,
+}
+
+/// Customers and variants found in the store during this run. Found once, they stay:
+/// a pull never removes one, and the run's lock keeps every other writer out. So each
+/// is looked up once a run, not once per order that names it.
+#[derive(Default)]
+struct Known {
+    customers: HashSet<i64>,
+    variants: HashSet<i64>,
+}
+
+impl Known {
+    fn customer(&mut self, conn: &Connection, id: i64) -> anyhow::Result<bool> {
+        if self.customers.contains(&id) {
+            return Ok(true);
+        }
+        let known = partner_known(conn, "customer", id)?;
+        if known {
+            self.customers.insert(id);
+        }
+        Ok(known)
+    }
+
+    fn variant(&mut self, conn: &Connection, id: i64) -> anyhow::Result<bool> {
+        if self.variants.contains(&id) {
+            return Ok(true);
+        }
+        let known = variant_sku(conn, id)?.is_some();
+        if known {
+            self.variants.insert(id);
+        }
+        Ok(known)
+    }
 }
 
 impl Met {
     fn processed(&self) -> u64 {
         (self.orders.len() + self.undecodable.len()) as u64
+    }
+}
+
+/// A batch of pages is committed once it holds this much of Katana's text (about 1,300
+/// orders of three rows): one transaction writes each index page the batch touches
+/// once, where a transaction per page wrote the same pages of the random-keyed indexes
+/// (rows by variant, adjustments) again for every page. Counted in bytes, so the memory
+/// a batch holds is bounded whatever the shape of the orders.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// What a batch may lose to a kill: it is committed once it is this old, and at once
+/// while a fetch takes longer than this (a slow or rate-limited Katana, a stall), so a
+/// run that is cut short keeps all it read but the last moment of it.
+const BATCH_AGE: Duration = Duration::from_millis(500);
+
+/// A page read and decoded, waiting for its batch's transaction.
+struct Pending {
+    decoded: Vec<Decoded>,
+    /// Orders that cannot be decoded: (key, reason, text as sent).
+    bad: Vec<(String, String, String)>,
+    /// The page's position in the walk (its records taken out).
+    page: WindowPage<Box<RawValue>>,
+}
+
+/// The pages read since the last commit. They are stored, judged and passed by the
+/// walk's cursor (or watermark) in one transaction, so the watermark still moves only
+/// with the judgement of what it covers.
+struct Batch<'a> {
+    ctx: &'a Ctx,
+    cold: bool,
+    pages: Vec<Pending>,
+    /// The text of the batch's records.
+    bytes: usize,
+    /// When the oldest page of the batch was read.
+    since: Option<Instant>,
+    /// False until the run's first commit: a run's first page is committed before the
+    /// next request, so every run makes durable progress however soon it is cut short.
+    committed: bool,
+}
+
+impl<'a> Batch<'a> {
+    fn new(ctx: &'a Ctx, cold: bool) -> Self {
+        Batch {
+            ctx,
+            cold,
+            pages: Vec::new(),
+            bytes: 0,
+            since: None,
+            committed: false,
+        }
+    }
+
+    fn push(&mut self, pending: Pending) {
+        self.bytes += pending
+            .decoded
+            .iter()
+            .map(|d| d.raw.len() + d.rows.iter().map(|(_, raw)| raw.len()).sum::<usize>())
+            .chain(pending.bad.iter().map(|(.., raw)| raw.len()))
+            .sum::<usize>();
+        self.since.get_or_insert_with(Instant::now);
+        self.pages.push(pending);
+    }
+
+    fn due(&self) -> bool {
+        !self.pages.is_empty()
+            && (!self.committed
+                || self.bytes >= BATCH_BYTES
+                || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE))
+    }
+
+    /// Awaits `fetch`, committing the batch meanwhile when it is due, or as soon as the
+    /// fetch has taken [`BATCH_AGE`].
+    async fn meanwhile<T>(
+        &mut self,
+        fetch: impl Future<Output = T>,
+        met: &mut Met,
+        tally: &mut Tally,
+    ) -> anyhow::Result<T> {
+        if self.due() {
+            let (out, flushed) = futures::join!(fetch, async { self.flush(met, tally) });
+            flushed?;
+            return Ok(out);
+        }
+        if self.pages.is_empty() {
+            return Ok(fetch.await);
+        }
+        let mut fetch = std::pin::pin!(fetch);
+        let wait = BATCH_AGE.saturating_sub(self.since.map_or(BATCH_AGE, |t| t.elapsed()));
+        tokio::select! {
+            out = &mut fetch => return Ok(out),
+            () = tokio::time::sleep(wait) => {}
+        }
+        self.flush(met, tally)?;
+        Ok(fetch.await)
+    }
+
+    /// Stores and judges the batch's pages and moves the walk past them, in one
+    /// transaction.
+    fn flush(&mut self, met: &mut Met, tally: &mut Tally) -> anyhow::Result<()> {
+        if self.pages.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.ctx;
+        ctx.store.write(|tx| {
+            let now = crate::store::now();
+            for Pending { decoded, bad, page } in &self.pages {
+                for d in decoded {
+                    let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
+                    let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
+                    for (row, raw) in &d.rows {
+                        upsert_row(tx, d.order.id, row, raw)?;
+                    }
+                    mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
+                    // An order held as undecodable under its id is released by its number.
+                    quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
+                    judge_and_count(ctx, tx, d.order.id, Some(change), &now, met, tally)?;
+                }
+                for (key, reason, raw) in bad {
+                    quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
+                    if met.undecodable.insert(key.clone()) {
+                        tally.fail(ENTITY, key.clone(), reason.clone());
+                    }
+                }
+                page.save_position(tx)?;
+                // A backfill reads every row through its order, so the row delta starts
+                // where the backfill's window ends.
+                if let Some(hi) = page.completes()
+                    && self.cold
+                    && watermark(tx, ROWS)?.is_none()
+                {
+                    set_watermark(tx, ROWS, hi)?;
+                }
+            }
+            Ok(())
+        })?;
+        self.pages.clear();
+        self.bytes = 0;
+        self.since = None;
+        self.committed = true;
+        tally.processed = met.processed();
+        ctx.checkpoint(tally)
     }
 }
 
@@ -77,11 +254,12 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let mut window =
         Window::<Box<RawValue>>::open_as(ctx, ORDERS, "/sales_orders", filters).await?;
     let cold = window.is_cold();
+    let mut batch = Batch::new(ctx, cold);
     let mut next = window.next().await?;
-    while let Some(page) = next {
+    while let Some(mut page) = next {
         let mut decoded = Vec::new();
         let mut bad = Vec::new();
-        for raw in &page.records {
+        for raw in std::mem::take(&mut page.records) {
             match decode_order(raw.get()) {
                 Ok(d) => decoded.push(d),
                 Err((key, reason)) => bad.push((key, reason, raw.get().to_string())),
@@ -90,58 +268,31 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
         // References the store does not know yet are fetched, and stored at once (they
         // are Katana's master data, true whatever the page's fate), before the page.
         // So a run cut short after them has still made progress.
-        let (customers, variants) = unknown_references(ctx.store.conn(), &decoded)?;
+        let (customers, variants) = unknown_references(ctx.store.conn(), &decoded, &mut met.known)?;
         if !customers.is_empty() {
-            let fetched = client.by_ids("/customers", &customers).await?;
+            let fetched = batch
+                .meanwhile(client.by_ids("/customers", &customers), &mut met, tally)
+                .await?;
             ctx.store
-                .write(|tx| store_references(tx, &fetched, &[], tally))?;
+                .write(|tx| store_references(tx, &fetched?, &[], tally))?;
         }
         if !variants.is_empty() {
-            let fetched = client.by_ids("/variants", &variants).await?;
+            let fetched = batch
+                .meanwhile(client.by_ids("/variants", &variants), &mut met, tally)
+                .await?;
             ctx.store
-                .write(|tx| store_references(tx, &[], &fetched, tally))?;
+                .write(|tx| store_references(tx, &[], &fetched?, tally))?;
         }
-
-        // Katana prepares the next page while this one is stored and judged.
-        let (fetched, stored) = futures::join!(window.next(), async {
-            ctx.store.write(|tx| {
-                let now = crate::store::now();
-                for d in &decoded {
-                    let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
-                    let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
-                    for (row, raw) in &d.rows {
-                        upsert_row(tx, d.order.id, row, raw)?;
-                    }
-                    mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
-                    // An order held as undecodable under its id is released by its number.
-                    quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
-                    judge_and_count(ctx, tx, d.order.id, Some(change), &now, &mut met, tally)?;
-                }
-                for (key, reason, raw) in &bad {
-                    quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
-                    if met.undecodable.insert(key.clone()) {
-                        tally.fail(ENTITY, key.clone(), reason.clone());
-                    }
-                }
-                page.save_position(tx)?;
-                // A backfill reads every row through its order, so the row delta starts
-                // where the backfill's window ends.
-                if let Some(hi) = page.completes()
-                    && cold
-                    && watermark(tx, ROWS)?.is_none()
-                {
-                    set_watermark(tx, ROWS, hi)?;
-                }
-                Ok(())
-            })
-        });
-        stored?;
-        tally.processed = met.processed();
-        ctx.checkpoint(tally)?;
-        // A safe point: the page is committed; the page fetched meanwhile is dropped.
-        ctx.check_stop()?;
-        next = fetched?;
+        batch.push(Pending { decoded, bad, page });
+        if ctx.stop_requested().is_some() {
+            // A safe point: what was read is committed before the run stops.
+            batch.flush(&mut met, tally)?;
+            ctx.check_stop()?;
+        }
+        // Katana prepares the next page while the batch is stored and judged.
+        next = batch.meanwhile(window.next(), &mut met, tally).await??;
     }
+    batch.flush(&mut met, tally)?;
 
     // Row deletions never show in an order's embedded rows: Katana reports them only in
     // the row list (with `include_deleted`). A backfill needs none of this (above).
@@ -241,7 +392,7 @@ fn judge_and_count(
     met: &mut Met,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let Some(verdict) = judge_order(ctx, tx, id, now)? else {
+    let Some(verdict) = judge_order(ctx, tx, id, now, &mut met.known)? else {
         return Ok(());
     };
     met.adjustments_created += verdict.created;
@@ -280,7 +431,7 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
             .map(str::to_string)
             .unwrap_or_else(|| id_key(raw.get("id").unwrap_or(&Value::Null)))
     };
-    let mut order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
+    let order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
     let order_no = order
         .order_no
         .as_deref()
@@ -288,43 +439,100 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| (key_of(), "the order has no order_no".to_string()))?
         .to_string();
-    let mut rows = Vec::new();
-    for row_raw in order.sales_order_rows.take().into_iter().flatten() {
-        let row: SalesOrderRow = decode_record(row_raw.get()).map_err(|e| {
-            let id = serde_json::from_str::<Value>(row_raw.get())
+    let (raw, rows_text) = split_rows(text).map_err(|e| (order_no.clone(), e))?;
+    let mut rows = Vec::with_capacity(rows_text.len());
+    for row_raw in rows_text {
+        let row: SalesOrderRow = decode_record(row_raw).map_err(|e| {
+            let id = serde_json::from_str::<Value>(row_raw)
                 .ok()
                 .and_then(|r| r.get("id").cloned())
                 .unwrap_or(Value::Null);
             (order_no.clone(), format!("row {id}: {e}"))
         })?;
-        rows.push((row, Box::<str>::from(row_raw).into_string()));
+        rows.push((row, row_raw.to_string()));
     }
     Ok(Decoded {
-        raw: without_rows(text).map_err(|e| (order_no.clone(), e))?,
+        raw,
         order,
         order_no,
         rows,
     })
 }
 
-/// An order's JSON as stored: its members as sent (in key order), less the embedded
-/// rows, which are stored as rows.
-fn without_rows(text: &str) -> Result<String, String> {
-    use std::collections::BTreeMap;
-    // Keys borrowed from the text (no allocation each); only a key written with escapes
-    // needs one of its own.
-    if let Ok(mut members) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) {
-        members.remove("sales_order_rows");
-        return serde_json::to_string(&members).map_err(|e| e.to_string());
+/// Splits an order's text into the order as stored (as sent, less the embedded rows,
+/// which are stored as rows) and the text of each row.
+fn split_rows(text: &str) -> Result<(String, Vec<&str>), String> {
+    #[derive(serde::Deserialize)]
+    struct Rows<'a> {
+        // Present (null included) or absent; borrowed, so its place in the text is known.
+        #[serde(borrow, default, deserialize_with = "present")]
+        sales_order_rows: Option<&'a RawValue>,
     }
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+        serde::Deserialize::deserialize(d).map(Some)
+    }
+    let found: Rows = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let Some(member) = found.sales_order_rows else {
+        return Ok((text.to_string(), Vec::new()));
+    };
+    let rows: Vec<&str> = serde_json::from_str::<Option<Vec<&RawValue>>>(member.get())
+        .map_err(|e| format!("field `sales_order_rows`: {e}"))?
+        .unwrap_or_default()
+        .into_iter()
+        .map(RawValue::get)
+        .collect();
+    // The member is cut out of the text, which is otherwise kept byte for byte: no
+    // second tree of the order built and written out again.
+    let start = member.get().as_ptr() as usize - text.as_ptr() as usize;
+    let stored = match cut_member(text, "sales_order_rows", start, start + member.get().len()) {
+        Some(stored) => stored,
+        // The key written with escapes: rebuilt from the members instead.
+        None => without_member(text, "sales_order_rows")?,
+    };
+    Ok((stored, rows))
+}
+
+/// `text` (an object) less its member `key`, whose value spans `value_start..value_end`;
+/// `None` when the key is not written plainly just before its value.
+fn cut_member(text: &str, key: &str, value_start: usize, value_end: usize) -> Option<String> {
+    let ws = |c: char| c.is_ascii_whitespace();
+    let before = text[..value_start].trim_end_matches(ws).strip_suffix(':')?;
+    let quoted = format!("\"{key}\"");
+    let key_start = before
+        .trim_end_matches(ws)
+        .strip_suffix(quoted.as_str())?
+        .len();
+    let after = &text[value_end..];
+    let (from, to) = match after.trim_start_matches(ws).strip_prefix(',') {
+        // A member follows: the member goes with the comma after it.
+        Some(rest) => (key_start, text.len() - rest.len()),
+        // The last member: with the comma before it, if any.
+        None => {
+            let lead = text[..key_start].trim_end_matches(ws);
+            match lead.strip_suffix(',') {
+                Some(kept) => (kept.len(), value_end),
+                None => (key_start, value_end),
+            }
+        }
+    };
+    Some(format!("{}{}", &text[..from], &text[to..]))
+}
+
+/// `text` (an object) less its member `key`, its other members in key order.
+fn without_member(text: &str, key: &str) -> Result<String, String> {
+    use std::collections::BTreeMap;
     let mut members: BTreeMap<String, &RawValue> =
         serde_json::from_str(text).map_err(|e| e.to_string())?;
-    members.remove("sales_order_rows");
+    members.remove(key);
     serde_json::to_string(&members).map_err(|e| e.to_string())
 }
 
 /// Customers and variants the page refers to that the store does not know.
-fn unknown_references(conn: &Connection, page: &[Decoded]) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
+fn unknown_references(
+    conn: &Connection,
+    page: &[Decoded],
+    known: &mut Known,
+) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
     // Each distinct reference is looked up once (a page names the same few customers
     // and variants many times over).
     let customers: BTreeSet<i64> = page.iter().filter_map(|d| d.order.customer_id).collect();
@@ -334,13 +542,13 @@ fn unknown_references(conn: &Connection, page: &[Decoded]) -> anyhow::Result<(Ve
         .collect();
     let mut unknown_customers = Vec::new();
     for c in customers {
-        if !partner_known(conn, "customer", c)? {
+        if !known.customer(conn, c)? {
             unknown_customers.push(c);
         }
     }
     let mut unknown_variants = Vec::new();
     for v in variants {
-        if variant_sku(conn, v)?.is_none() {
+        if !known.variant(conn, v)? {
             unknown_variants.push(v);
         }
     }
@@ -395,7 +603,13 @@ struct Verdict {
 
 /// Holds an order whose rows or customer cannot be resolved (so it is never invoiced
 /// incomplete), else releases it and reconciles its adjustments. `None`: no such order.
-fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, now: &str) -> anyhow::Result<Option<Verdict>> {
+fn judge_order(
+    ctx: &Ctx,
+    tx: &Connection,
+    id: i64,
+    now: &str,
+    known: &mut Known,
+) -> anyhow::Result<Option<Verdict>> {
     let Some(order) = stored_order(tx, id)? else {
         return Ok(None);
     };
@@ -421,7 +635,7 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, now: &str) -> anyhow::Result
             }
         }
         if let Some(c) = order.customer_id
-            && !partner_known(tx, "customer", c)?
+            && !known.customer(tx, c)?
         {
             reasons.push(format!("customer {c} is unknown to Katana"));
         }
@@ -454,4 +668,56 @@ fn judge_order(ctx: &Ctx, tx: &Connection, id: i64, now: &str) -> anyhow::Result
         findings: reasons,
         created: r.created,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows are cut out wherever they stand, the rest kept byte for byte.
+    #[test]
+    fn rows_are_cut_out_of_the_order_as_sent() {
+        let cases = [
+            (
+                r#"{"id":1,"sales_order_rows":[{"id":2}],"order_no":"SO-1"}"#,
+                r#"{"id":1,"order_no":"SO-1"}"#,
+            ),
+            (
+                r#"{"sales_order_rows": [ {"id":2} ] , "id":1}"#,
+                r#"{ "id":1}"#,
+            ),
+            (
+                "{\n  \"id\": 1,\n  \"not\": \"ÇŞĞ\",\n  \"sales_order_rows\" :\n [{\"id\":2}]\n}",
+                "{\n  \"id\": 1,\n  \"not\": \"ÇŞĞ\"\n}",
+            ),
+            (r#"{"sales_order_rows":[{"id":2}]}"#, r#"{}"#),
+            (r#"{"id":1,"sales_order_rows":null}"#, r#"{"id":1}"#),
+            // The key written with an escape: rebuilt from the members.
+            (
+                r#"{"sales\u005forder_rows":[{"id":2}],"b":2,"a":"x"}"#,
+                r#"{"a":"x","b":2}"#,
+            ),
+            (r#"{"id":1}"#, r#"{"id":1}"#),
+        ];
+        for (text, want) in cases {
+            let (stored, rows) = split_rows(text).unwrap();
+            assert_eq!(stored, want, "{text}");
+            let listed = if text.contains("{\"id\":2}") { 1 } else { 0 };
+            assert_eq!(rows.len(), listed, "{text}");
+            if listed == 1 {
+                assert_eq!(rows[0], r#"{"id":2}"#);
+            }
+        }
+        // A string inside a value that looks like the key is left alone.
+        let text = r#"{"note":"\"sales_order_rows\":[1]","sales_order_rows":[]}"#;
+        assert_eq!(
+            split_rows(text).unwrap().0,
+            r#"{"note":"\"sales_order_rows\":[1]"}"#
+        );
+        assert!(
+            split_rows(r#"{"sales_order_rows":"none"}"#)
+                .unwrap_err()
+                .contains("field `sales_order_rows`")
+        );
+    }
 }
