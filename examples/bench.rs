@@ -1,7 +1,8 @@
 //! The benchmark table. Not a test: it measures, on this machine,
 //! - the first `orders pull` of a large backlog (the sandbox's rate limit lifted): its
-//!   wall time and CPU against those of the bare walk of the same pages, its peak RSS,
-//!   and then a run with nothing changed on that store;
+//!   wall time and CPU against those of the bare walk of the same pages and of SQLite
+//!   storing the same records alone, its peak RSS, and then a run with nothing changed
+//!   on that store;
 //! - how fast the push pipeline creates stock cards against the sandbox with
 //!   per-session serialisation, compared with the bound `cards × latency / sessions`.
 //!
@@ -216,6 +217,62 @@ async fn child(what: &str, config: &Path) -> anyhow::Result<()> {
             katana_sync::commands::run(cli, Mode::Silent).await?;
             requests = 0;
         }
+        // What storing the pull's records costs SQLite alone: the orders, rows and
+        // adjustments of the pulled store copied into a fresh one with the same schema,
+        // pragmas and batch size, no decoding, no judging. A floor under the pull (it
+        // also reads the source, so a little above the true one).
+        "store-floor" => {
+            let cfg = config::from_str(
+                &std::fs::read_to_string(config)?,
+                config,
+                &Overrides::default(),
+                &|_| None,
+            )?;
+            let source = cfg.store.path.clone();
+            let floor = source.with_extension("floor.db");
+            let conn = rusqlite::Connection::open(&floor)?;
+            conn.execute_batch(
+                // Foreign keys off: the tables they name are not copied, and the
+                // pull's checks cost nothing here (the columns are null while pulling).
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;
+                 PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192;",
+            )?;
+            conn.execute("ATTACH ?1 AS src", [source.display().to_string()])?;
+            let schema: Vec<String> = {
+                let mut stmt = conn.prepare(
+                    "SELECT sql FROM src.sqlite_master WHERE sql IS NOT NULL
+                       AND tbl_name IN ('sales_orders', 'sales_order_rows', 'adjustments')
+                     ORDER BY type = 'index', name",
+                )?;
+                stmt.query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for sql in &schema {
+                conn.execute_batch(sql)?;
+            }
+            // Batches of the pull's size in text: about 1,300 orders with their rows
+            // and adjustments.
+            let orders: i64 =
+                conn.query_row("SELECT max(seq) FROM src.sales_orders", [], |r| r.get(0))?;
+            let step = 1300;
+            for lo in (0..orders).step_by(step) {
+                let hi = lo + step as i64;
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE;
+                     INSERT INTO sales_orders SELECT * FROM src.sales_orders
+                       WHERE seq > {lo} AND seq <= {hi};
+                     INSERT INTO sales_order_rows SELECT r.* FROM src.sales_order_rows r
+                       WHERE r.sales_order_id IN (SELECT id FROM src.sales_orders
+                                                  WHERE seq > {lo} AND seq <= {hi})
+                       ORDER BY r.seq;
+                     INSERT INTO adjustments SELECT a.* FROM src.adjustments a
+                       WHERE a.order_id IN (SELECT id FROM src.sales_orders
+                                            WHERE seq > {lo} AND seq <= {hi})
+                       ORDER BY a.id;
+                     COMMIT;"
+                ))?;
+            }
+        }
         "cli" => {
             // Any command line of the binary: `--child cli CONFIG WORDS...`.
             use clap::Parser as _;
@@ -408,6 +465,13 @@ async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()
         first,
         first_requests,
     );
+    let floor = run_child("store-floor", &config)?;
+    row(
+        "the same records stored alone: copied by SQLite into an empty store in batches \
+         like the pull's (no decoding, no judging)",
+        floor,
+        0,
+    );
     sb.reset_stats();
     let again = run_child("orders-pull", &config)?;
     let again_requests = total(&sb);
@@ -423,6 +487,14 @@ async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()
         first.wall.as_secs_f64() / walk.wall.as_secs_f64(),
         first.cpu.as_secs_f64() / walk.cpu.as_secs_f64().max(0.001),
         first.cpu.as_secs_f64() / values.cpu.as_secs_f64().max(0.001)
+    );
+    println!(
+        "(the pull's CPU beyond the walk and the storing alone, i.e. decoding and judging: \
+         {:.1} s, {:.0} % of the pull)",
+        (first.cpu.as_secs_f64() - walk.cpu.as_secs_f64() - floor.cpu.as_secs_f64()).max(0.0),
+        100.0
+            * (first.cpu.as_secs_f64() - walk.cpu.as_secs_f64() - floor.cpu.as_secs_f64()).max(0.0)
+            / first.cpu.as_secs_f64().max(0.001)
     );
     println!();
     let records = count(

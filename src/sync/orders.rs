@@ -63,16 +63,31 @@ struct Met {
     known: Known,
 }
 
-/// Customers and variants found in the store during this run. Found once, they stay:
-/// a pull never removes one, and the run's lock keeps every other writer out. So each
-/// is looked up once a run, not once per order that names it.
+/// What this run has read of the store and keeps, so that each is read once a run and
+/// not once per order: customers and variants found (a pull never removes one, and the
+/// run's lock keeps every other writer out), the SKUs held as shared (only `products
+/// pull` holds or releases one), and the orders held now (this pass is the only one to
+/// hold or release an order, and keeps the set in step; a transaction that fails ends
+/// the run).
 #[derive(Default)]
 struct Known {
     customers: HashSet<i64>,
     variants: HashSet<i64>,
+    shared_skus: HashSet<String>,
+    held_orders: HashSet<String>,
 }
 
 impl Known {
+    fn load(conn: &Connection) -> anyhow::Result<Known> {
+        Ok(Known {
+            shared_skus: quarantine::held_keys(conn, super::identity::DUPLICATE_SKU)?
+                .into_iter()
+                .collect(),
+            held_orders: quarantine::held_keys(conn, ENTITY)?.into_iter().collect(),
+            ..Known::default()
+        })
+    }
+
     fn customer(&mut self, conn: &Connection, id: i64) -> anyhow::Result<bool> {
         if self.customers.contains(&id) {
             return Ok(true);
@@ -93,6 +108,27 @@ impl Known {
             self.variants.insert(id);
         }
         Ok(known)
+    }
+
+    fn hold_order(
+        &mut self,
+        tx: &Connection,
+        key: &str,
+        reason: &str,
+        raw: Option<&str>,
+    ) -> anyhow::Result<()> {
+        quarantine::hold(tx, ENTITY, key, reason, raw)?;
+        self.held_orders.insert(key.to_string());
+        Ok(())
+    }
+
+    /// Releases an order held under `key`; nothing to write for one that is not held
+    /// (nearly every order of a backfill).
+    fn release_order(&mut self, tx: &Connection, key: &str) -> anyhow::Result<()> {
+        if self.held_orders.remove(key) {
+            quarantine::release(tx, ENTITY, key)?;
+        }
+        Ok(())
     }
 }
 
@@ -213,11 +249,11 @@ impl<'a> Batch<'a> {
                     }
                     mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
                     // An order held as undecodable under its id is released by its number.
-                    quarantine::release(tx, ENTITY, &id_key(d.order.id))?;
+                    met.known.release_order(tx, &id_key(d.order.id))?;
                     judge_and_count(ctx, tx, d.order.id, Some(change), &now, met, tally)?;
                 }
                 for (key, reason, raw) in bad {
-                    quarantine::hold(tx, ENTITY, key, reason, Some(raw))?;
+                    met.known.hold_order(tx, key, reason, Some(raw))?;
                     if met.undecodable.insert(key.clone()) {
                         tally.fail(ENTITY, key.clone(), reason.clone());
                     }
@@ -245,7 +281,10 @@ impl<'a> Batch<'a> {
 
 pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
     let client = ctx.katana().await?;
-    let mut met = Met::default();
+    let mut met = Met {
+        known: Known::load(ctx.store.conn())?,
+        ..Met::default()
+    };
     let filters = Filters {
         include_deleted: true,
     };
@@ -626,11 +665,10 @@ fn judge_order(
                     "row {}: variant {v} has no SKU (set one in Katana)",
                     r.id
                 )),
-                (Some(Some(sku)), _) if super::identity::sku_is_quarantined(tx, sku)? => reasons
-                    .push(format!(
-                        "row {}: SKU {sku} is carried by more than one variant",
-                        r.id
-                    )),
+                (Some(Some(sku)), _) if known.shared_skus.contains(sku) => reasons.push(format!(
+                    "row {}: SKU {sku} is carried by more than one variant",
+                    r.id
+                )),
                 _ => {}
             }
         }
@@ -642,10 +680,10 @@ fn judge_order(
     }
     let warehouse_of = |loc: Option<i64>| super::identity::warehouse_code(&ctx.config.mapping, loc);
     let live_rows: Vec<_> = if reasons.is_empty() {
-        quarantine::release(tx, ENTITY, &order.order_no)?;
+        known.release_order(tx, &order.order_no)?;
         rows
     } else {
-        quarantine::hold(tx, ENTITY, &order.order_no, &reasons.join("; "), None)?;
+        known.hold_order(tx, &order.order_no, &reasons.join("; "), None)?;
         // Only supersessions (deleted rows) apply to a held order.
         rows.into_iter().filter(|r| r.deleted).collect()
     };
