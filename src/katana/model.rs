@@ -21,7 +21,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(raw: &Value) -> Result<T, String> {
 
 /// Decodes one record from its text as Katana sent it (a pull that stores the text
 /// needs no `Value` of it); the error says which field was wrong, like [`decode`]'s.
-pub fn decode_record<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+pub fn decode_record<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
     // The position in the page's text means nothing to a person; the field does.
     // The common case, a record that decodes, without the path tracking (a tenth of a
     // backfill's CPU); only a record that fails is decoded again for the field's path.
@@ -182,8 +182,21 @@ impl Address {
     }
 }
 
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// A member that is present, `null` included (which a plain `Option` reads as absent).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A sales order. Its embedded rows are skipped (`Rows` = `IgnoredAny`) unless the
+/// caller names a type to keep them as: the orders pull keeps their text
+/// (`&RawValue`), so one reading of the order finds both the order and its rows.
 #[derive(Debug, Clone, Deserialize)]
-pub struct SalesOrder {
+#[serde(bound(deserialize = "Rows: Deserialize<'de>"))]
+pub struct SalesOrder<Rows = serde::de::IgnoredAny> {
     pub id: i64,
     #[serde(deserialize_with = "de_text_opt")]
     pub order_no: Option<String>,
@@ -203,8 +216,9 @@ pub struct SalesOrder {
     pub delivery_date: Option<String>,
     #[serde(default, deserialize_with = "de_decimal_opt")]
     pub total: Option<Decimal>,
-    // The embedded rows are not a field: the orders pull reads them from the order's
-    // text, where it also cuts them out of what it stores (`sync::orders::split_rows`).
+    /// The embedded rows, when present (`null` included).
+    #[serde(default = "none", deserialize_with = "present")]
+    pub sales_order_rows: Option<Rows>,
     // The stamps as fields of their own, not a flattened `Stamps`: flattening buffers
     // every field of the record once more (a cost per order of a backfill) and loses
     // the field's name from a decoding error.
@@ -214,6 +228,45 @@ pub struct SalesOrder {
     pub updated_at: Option<String>,
     #[serde(default, deserialize_with = "de_ts_opt")]
     pub deleted_at: Option<String>,
+}
+
+impl<Rows> SalesOrder<Rows> {
+    /// The order less its embedded rows, and the rows.
+    pub fn take_rows(self) -> (SalesOrder, Option<Rows>) {
+        let SalesOrder {
+            id,
+            order_no,
+            customer_id,
+            location_id,
+            status,
+            currency,
+            conversion_rate,
+            order_created_date,
+            delivery_date,
+            total,
+            sales_order_rows,
+            created_at,
+            updated_at,
+            deleted_at,
+        } = self;
+        let order = SalesOrder {
+            id,
+            order_no,
+            customer_id,
+            location_id,
+            status,
+            currency,
+            conversion_rate,
+            order_created_date,
+            delivery_date,
+            total,
+            sales_order_rows: None,
+            created_at,
+            updated_at,
+            deleted_at,
+        };
+        (order, sales_order_rows)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

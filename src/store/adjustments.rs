@@ -113,7 +113,9 @@ pub fn reconcile_order(
     // The order's live adjustments in one query (through `adjustments_live_sale`), not
     // one per row: a row belongs to one order for good, so its adjustments are among
     // its order's.
-    let live_of_order: Vec<(Option<i64>, i64, String, String, Status)> = {
+    let live_of_order: Vec<(Option<i64>, i64, String, String, Status)> = if order.fresh {
+        Vec::new()
+    } else {
         let mut stmt = conn.prepare_cached(
             "SELECT row_id, id, sku, quantity, status FROM adjustments
              WHERE kind = 'sale' AND status <> 'superseded' AND order_id = ?1",
@@ -500,6 +502,7 @@ mod tests {
             reference_only: false,
             location_id: Some(10),
             customer_id: Some(5),
+            fresh: false,
         }
     }
 

@@ -47,6 +47,11 @@ pub fn upsert_order(
     Ok(change)
 }
 
+/// A quantity as the store keeps it: the decimal's shortest exact text ("3", "2.5").
+pub fn stored_decimal(d: rust_decimal::Decimal) -> String {
+    d.normalize().to_string()
+}
+
 /// Stores one row (from an order's embedded list or the row delta).
 pub fn upsert_row(
     conn: &Connection,
@@ -54,7 +59,7 @@ pub fn upsert_row(
     r: &SalesOrderRow,
     raw: &str,
 ) -> anyhow::Result<Change> {
-    let qty = r.quantity.normalize().to_string();
+    let qty = stored_decimal(r.quantity);
     let price = r.price_per_unit.map(|d| d.normalize().to_string());
     let discount = r.total_discount.map(|d| d.normalize().to_string());
     upsert(
@@ -77,34 +82,50 @@ pub fn upsert_row(
     )
 }
 
+/// What [`mark_unlisted_rows_deleted`] found among an order's stored rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unlisted {
+    /// Live rows no longer listed, now marked deleted.
+    pub marked: usize,
+    /// Whether the store holds any row of the order that the list does not name
+    /// (deleted earlier or just now).
+    pub any: bool,
+}
+
 /// An order's embedded rows are authoritative for its live rows: stored live rows that
 /// are no longer listed were deleted (Katana leaves deleted rows out of the embedded
-/// list). Returns how many were marked deleted.
+/// list).
 pub fn mark_unlisted_rows_deleted(
     conn: &Connection,
     order_id: i64,
     listed: &[i64],
     now: &str,
-) -> anyhow::Result<usize> {
-    // The order's live rows are read (through the index) and compared here: a JSON
-    // list handed to `json_each` cost more than the whole read, once per order.
-    let live: Vec<i64> = conn
+) -> anyhow::Result<Unlisted> {
+    // The order's rows are read (through the index) and compared here: a JSON list
+    // handed to `json_each` cost more than the whole read, once per order.
+    let stored: Vec<(i64, bool)> = conn
         .prepare_cached(
-            "SELECT id FROM sales_order_rows WHERE sales_order_id = ?1 AND deleted_at IS NULL",
+            "SELECT id, deleted_at IS NULL FROM sales_order_rows WHERE sales_order_id = ?1",
         )?
-        .query_map([order_id], |r| r.get(0))?
+        .query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut marked = 0;
-    for id in live.into_iter().filter(|id| !listed.contains(id)) {
-        marked += conn
-            .prepare_cached("UPDATE sales_order_rows SET deleted_at = ?2 WHERE id = ?1")?
-            .execute(params![id, now])?;
+    let mut found = Unlisted {
+        marked: 0,
+        any: false,
+    };
+    for (id, live) in stored.into_iter().filter(|(id, _)| !listed.contains(id)) {
+        found.any = true;
+        if live {
+            found.marked += conn
+                .prepare_cached("UPDATE sales_order_rows SET deleted_at = ?2 WHERE id = ?1")?
+                .execute(params![id, now])?;
+        }
     }
-    Ok(marked)
+    Ok(found)
 }
 
 /// An order as the adjustment rules see it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
     pub id: i64,
     pub order_no: String,
@@ -113,6 +134,9 @@ pub struct StoredOrder {
     pub reference_only: bool,
     pub location_id: Option<i64>,
     pub customer_id: Option<i64>,
+    /// First stored in this transaction, with rows that were all new too: it has no
+    /// adjustments yet, so there are none to read.
+    pub fresh: bool,
 }
 
 impl StoredOrder {
@@ -123,7 +147,7 @@ impl StoredOrder {
 }
 
 /// A row with the SKU of its variant, as far as the store knows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRow {
     pub id: i64,
     pub variant_id: Option<i64>,
@@ -150,6 +174,7 @@ pub fn stored_order(conn: &Connection, id: i64) -> anyhow::Result<Option<StoredO
                 reference_only: r.get(4)?,
                 location_id: r.get(5)?,
                 customer_id: r.get(6)?,
+                fresh: false,
             })
         })
         .optional()?)

@@ -10,7 +10,7 @@
 //! a run killed at any moment leaves a store from which the next run reaches exactly
 //! the state an uninterrupted run would have.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -26,8 +26,8 @@ use crate::report::{NEW_ORDERS_SHOWN, Tally};
 use crate::store::adjustments::reconcile_order;
 use crate::store::catalog::{Change, partner_known, upsert_partner, upsert_variant, variant_sku};
 use crate::store::orders::{
-    mark_unlisted_rows_deleted, orders_to_rejudge, stored_order, stored_rows, upsert_order,
-    upsert_row,
+    DELIVERED, StoredOrder, StoredRow, mark_unlisted_rows_deleted, orders_to_rejudge,
+    stored_decimal, stored_order, stored_rows, upsert_order, upsert_row,
 };
 use crate::store::quarantine;
 use crate::store::watermarks::{set_watermark, watermark};
@@ -72,7 +72,8 @@ struct Met {
 #[derive(Default)]
 struct Known {
     customers: HashSet<i64>,
-    variants: HashSet<i64>,
+    /// Each known variant's SKU (`None`: it has none).
+    variants: HashMap<i64, Option<String>>,
     shared_skus: HashSet<String>,
     held_orders: HashSet<String>,
 }
@@ -99,15 +100,17 @@ impl Known {
         Ok(known)
     }
 
-    fn variant(&mut self, conn: &Connection, id: i64) -> anyhow::Result<bool> {
-        if self.variants.contains(&id) {
-            return Ok(true);
+    /// A variant's SKU as the store knows it: `None` when the variant is unknown,
+    /// `Some(None)` when it has no SKU.
+    fn sku(&mut self, conn: &Connection, id: i64) -> anyhow::Result<Option<Option<String>>> {
+        if let Some(sku) = self.variants.get(&id) {
+            return Ok(Some(sku.clone()));
         }
-        let known = variant_sku(conn, id)?.is_some();
-        if known {
-            self.variants.insert(id);
+        let found = variant_sku(conn, id)?;
+        if let Some(sku) = &found {
+            self.variants.insert(id, sku.clone());
         }
-        Ok(known)
+        Ok(found)
     }
 
     fn hold_order(
@@ -243,14 +246,20 @@ impl<'a> Batch<'a> {
             for Pending { decoded, bad, page } in &self.pages {
                 for d in decoded {
                     let change = upsert_order(tx, &d.order, &d.order_no, &d.raw)?;
-                    let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
+                    let mut rows_new = true;
                     for (row, raw) in &d.rows {
-                        upsert_row(tx, d.order.id, row, raw)?;
+                        rows_new &= upsert_row(tx, d.order.id, row, raw)? == Change::Created;
                     }
-                    mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
+                    let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
+                    let unlisted = mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
                     // An order held as undecodable under its id is released by its number.
                     met.known.release_order(tx, &id_key(d.order.id))?;
-                    judge_and_count(ctx, tx, d.order.id, Some(change), &now, met, tally)?;
+                    // An order stored for the first time, with only new rows, is all the
+                    // store holds of it: it is judged from what was decoded, not read back.
+                    let view = (change == Change::Created && rows_new && !unlisted.any)
+                        .then(|| fresh_view(tx, d, &mut met.known))
+                        .transpose()?;
+                    judge_and_count(ctx, tx, d.order.id, Some(change), view, &now, met, tally)?;
                 }
                 for (key, reason, raw) in bad {
                     met.known.hold_order(tx, key, reason, Some(raw))?;
@@ -370,7 +379,16 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 }
                 let now = crate::store::now();
                 for id in touched {
-                    judge_and_count(ctx, tx, id, Some(Change::Updated), &now, &mut met, tally)?;
+                    judge_and_count(
+                        ctx,
+                        tx,
+                        id,
+                        Some(Change::Updated),
+                        None,
+                        &now,
+                        &mut met,
+                        tally,
+                    )?;
                 }
                 page.save_position(tx)
             })?;
@@ -392,7 +410,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             ctx.store.write(|tx| {
                 let now = crate::store::now();
                 for &id in chunk {
-                    judge_and_count(ctx, tx, id, None, &now, &mut met, tally)?;
+                    judge_and_count(ctx, tx, id, None, None, &now, &mut met, tally)?;
                 }
                 Ok(())
             })?;
@@ -421,17 +439,20 @@ fn id_key(id: impl std::fmt::Display) -> String {
 
 /// Judges one order and counts it once per run: failed when it is held back or needs a
 /// person, else by what storing it changed (`None`: met only to be judged again, so
-/// counted as updated when it passes now).
+/// counted as updated when it passes now). `view`: the order as stored, when known
+/// without reading it back.
+#[allow(clippy::too_many_arguments)]
 fn judge_and_count(
     ctx: &Ctx,
     tx: &Connection,
     id: i64,
     change: Option<Change>,
+    view: Option<OrderView>,
     now: &str,
     met: &mut Met,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let Some(verdict) = judge_order(ctx, tx, id, now, &mut met.known)? else {
+    let Some(verdict) = judge_order(ctx, tx, id, view, now, &mut met.known)? else {
         return Ok(());
     };
     met.adjustments_created += verdict.created;
@@ -470,7 +491,9 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
             .map(str::to_string)
             .unwrap_or_else(|| id_key(raw.get("id").unwrap_or(&Value::Null)))
     };
-    let order: SalesOrder = decode_record(text).map_err(|e| (key_of(), e))?;
+    // One reading finds the order and the text of each of its rows.
+    let order: SalesOrder<RowsText> = decode_record(text).map_err(|e| (key_of(), e))?;
+    let (order, member) = order.take_rows();
     let order_no = order
         .order_no
         .as_deref()
@@ -478,7 +501,7 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| (key_of(), "the order has no order_no".to_string()))?
         .to_string();
-    let (raw, rows_text) = split_rows(text).map_err(|e| (order_no.clone(), e))?;
+    let (raw, rows_text) = split_rows(text, member).map_err(|e| (order_no.clone(), e))?;
     let mut rows = Vec::with_capacity(rows_text.len());
     for row_raw in rows_text {
         let row: SalesOrderRow = decode_record(row_raw).map_err(|e| {
@@ -498,37 +521,74 @@ pub fn decode_order(text: &str) -> Result<Decoded, (String, String)> {
     })
 }
 
+/// The embedded rows as one reading of the order finds them: `null` (`None`) or the
+/// text of each row.
+type RowsText<'a> = Option<Vec<&'a RawValue>>;
+
+const ROWS_MEMBER: &str = "sales_order_rows";
+
 /// Splits an order's text into the order as stored (as sent, less the embedded rows,
-/// which are stored as rows) and the text of each row.
-fn split_rows(text: &str) -> Result<(String, Vec<&str>), String> {
-    #[derive(serde::Deserialize)]
-    struct Rows<'a> {
-        // Present (null included) or absent; borrowed, so its place in the text is known.
-        #[serde(borrow, default, deserialize_with = "present")]
-        sales_order_rows: Option<&'a RawValue>,
-    }
-    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-        serde::Deserialize::deserialize(d).map(Some)
-    }
-    let found: Rows = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let Some(member) = found.sales_order_rows else {
+/// which are stored as rows) and the text of each row; `member` is what the order's
+/// reading found of its rows (`None`: the order has no such member).
+fn split_rows<'a>(
+    text: &'a str,
+    member: Option<RowsText<'a>>,
+) -> Result<(String, Vec<&'a str>), String> {
+    let Some(rows) = member else {
         return Ok((text.to_string(), Vec::new()));
     };
-    let rows: Vec<&str> = serde_json::from_str::<Option<Vec<&RawValue>>>(member.get())
-        .map_err(|e| format!("field `sales_order_rows`: {e}"))?
+    let rows: Vec<&str> = rows
         .unwrap_or_default()
         .into_iter()
         .map(RawValue::get)
         .collect();
     // The member is cut out of the text, which is otherwise kept byte for byte: no
-    // second tree of the order built and written out again.
-    let start = member.get().as_ptr() as usize - text.as_ptr() as usize;
-    let stored = match cut_member(text, "sales_order_rows", start, start + member.get().len()) {
+    // second tree of the order built and written out again. Its rows show where it
+    // stands; one with none (`null`, `[]`) is found by reading the order once more.
+    let span = match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => array_span(text, first, last),
+        _ => None,
+    };
+    let (start, end) = match span {
+        Some(span) => span,
+        None => member_span(text)?,
+    };
+    let stored = match cut_member(text, ROWS_MEMBER, start, end) {
         Some(stored) => stored,
         // The key written with escapes: rebuilt from the members instead.
-        None => without_member(text, "sales_order_rows")?,
+        None => without_member(text, ROWS_MEMBER)?,
     };
     Ok((stored, rows))
+}
+
+/// Where in `text` the array stands whose first and last elements are `first` and
+/// `last` (slices of `text`): JSON allows only whitespace between them and its brackets.
+fn array_span(text: &str, first: &str, last: &str) -> Option<(usize, usize)> {
+    let ws = |c: char| c.is_ascii_whitespace();
+    let offset = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
+    let open = text[..offset(first)]
+        .trim_end_matches(ws)
+        .strip_suffix('[')?
+        .len();
+    let after = &text[offset(last) + last.len()..];
+    let close = text.len() - after.trim_start_matches(ws).strip_prefix(']')?.len();
+    Some((open, close))
+}
+
+/// Where the value of the order's rows member stands in its text.
+fn member_span(text: &str) -> Result<(usize, usize), String> {
+    #[derive(serde::Deserialize)]
+    struct Member<'a> {
+        #[serde(borrow, default, deserialize_with = "crate::katana::model::present")]
+        sales_order_rows: Option<&'a RawValue>,
+    }
+    let found: Member = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let value = found
+        .sales_order_rows
+        .ok_or_else(|| format!("field `{ROWS_MEMBER}` not found again"))?
+        .get();
+    let start = value.as_ptr() as usize - text.as_ptr() as usize;
+    Ok((start, start + value.len()))
 }
 
 /// `text` (an object) less its member `key`, whose value spans `value_start..value_end`;
@@ -587,7 +647,7 @@ fn unknown_references(
     }
     let mut unknown_variants = Vec::new();
     for v in variants {
-        if !known.variant(conn, v)? {
+        if known.sku(conn, v)?.is_none() {
             unknown_variants.push(v);
         }
     }
@@ -640,19 +700,62 @@ struct Verdict {
     created: u64,
 }
 
+/// An order and its rows as the store holds them.
+type OrderView = (StoredOrder, Vec<StoredRow>);
+
+/// What the store holds of an order it has just stored for the first time, with rows
+/// that were all new: exactly what was decoded, as `stored_order` and `stored_rows`
+/// would read it back.
+fn fresh_view(tx: &Connection, d: &Decoded, known: &mut Known) -> anyhow::Result<OrderView> {
+    let status = d.order.status.clone().unwrap_or_default();
+    let order = StoredOrder {
+        id: d.order.id,
+        order_no: d.order_no.clone(),
+        reference_only: status == DELIVERED,
+        status,
+        deleted: d.order.deleted_at.is_some(),
+        location_id: d.order.location_id,
+        customer_id: d.order.customer_id,
+        fresh: true,
+    };
+    let mut rows = Vec::with_capacity(d.rows.len());
+    for (r, _) in &d.rows {
+        let sku = match r.variant_id {
+            Some(v) => known.sku(tx, v)?,
+            None => None,
+        };
+        rows.push(StoredRow {
+            id: r.id,
+            variant_id: r.variant_id,
+            sku,
+            quantity: stored_decimal(r.quantity),
+            location_id: r.location_id,
+            deleted: r.deleted_at.is_some(),
+        });
+    }
+    rows.sort_by_key(|r| r.id);
+    Ok((order, rows))
+}
+
 /// Holds an order whose rows or customer cannot be resolved (so it is never invoiced
 /// incomplete), else releases it and reconciles its adjustments. `None`: no such order.
 fn judge_order(
     ctx: &Ctx,
     tx: &Connection,
     id: i64,
+    view: Option<OrderView>,
     now: &str,
     known: &mut Known,
 ) -> anyhow::Result<Option<Verdict>> {
-    let Some(order) = stored_order(tx, id)? else {
-        return Ok(None);
+    let (order, rows) = match view {
+        Some(view) => view,
+        None => {
+            let Some(order) = stored_order(tx, id)? else {
+                return Ok(None);
+            };
+            (order, stored_rows(tx, id)?)
+        }
     };
-    let rows = stored_rows(tx, id)?;
     let mut reasons = Vec::new();
     if order.is_open() && !order.reference_only {
         for r in rows.iter().filter(|r| !r.deleted) {
@@ -712,6 +815,51 @@ fn judge_order(
 mod tests {
     use super::*;
 
+    /// An order judged from what was decoded (first stored now, its rows all new) sees
+    /// exactly what the store gives back when it is read: the same status, flags,
+    /// SKUs (known, unknown, missing), quantities as stored text and row order.
+    #[test]
+    fn a_fresh_view_is_what_the_store_reads_back() {
+        let (_dir, store) = crate::store::temp_store();
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO variants (id, sku, raw_json) VALUES (7, 'A-1', '{}'), (8, NULL, '{}');",
+            )
+            .unwrap();
+        let orders = [
+            r#"{"id":1,"order_no":"SO-1","status":"DELIVERED","customer_id":5,"location_id":2,
+                "sales_order_rows":[{"id":11,"variant_id":7,"quantity":"4.00000"}]}"#,
+            r#"{"id":2,"order_no":" SO-2 ","status":"NOT_SHIPPED","customer_id":null,
+                "sales_order_rows":[{"id":23,"variant_id":9,"quantity":2.50,"location_id":3},
+                    {"id":21,"variant_id":8,"quantity":"1"},{"id":22,"variant_id":null,"quantity":0},
+                    {"id":24,"variant_id":7,"quantity":"10","deleted_at":"2026-01-02T03:04:05.000Z"}]}"#,
+            r#"{"id":3,"order_no":"SO-3","deleted_at":"2026-01-02T03:04:05Z","sales_order_rows":null}"#,
+            r#"{"id":4,"order_no":"SO-4","status":"PARTIALLY_DELIVERED"}"#,
+        ];
+        for text in orders {
+            let d = decode_order(text).unwrap();
+            let mut known = Known::default();
+            store
+                .write(|tx| {
+                    assert_eq!(
+                        upsert_order(tx, &d.order, &d.order_no, &d.raw)?,
+                        Change::Created
+                    );
+                    for (row, raw) in &d.rows {
+                        upsert_row(tx, d.order.id, row, raw)?;
+                    }
+                    let (mut order, rows) = fresh_view(tx, &d, &mut known)?;
+                    assert!(order.fresh);
+                    order.fresh = false;
+                    assert_eq!(Some(order), stored_order(tx, d.order.id)?, "{text}");
+                    assert_eq!(rows, stored_rows(tx, d.order.id)?, "{text}");
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
+
     /// The rows are cut out wherever they stand, the rest kept byte for byte.
     #[test]
     fn rows_are_cut_out_of_the_order_as_sent() {
@@ -737,8 +885,18 @@ mod tests {
             ),
             (r#"{"id":1}"#, r#"{"id":1}"#),
         ];
+        // The member as the order's reading finds it.
+        #[derive(serde::Deserialize)]
+        struct Member<'a> {
+            #[serde(borrow, default, deserialize_with = "crate::katana::model::present")]
+            sales_order_rows: Option<RowsText<'a>>,
+        }
+        let split = |text| {
+            let found: Member = decode_record(text)?;
+            split_rows(text, found.sales_order_rows)
+        };
         for (text, want) in cases {
-            let (stored, rows) = split_rows(text).unwrap();
+            let (stored, rows) = split(text).unwrap();
             assert_eq!(stored, want, "{text}");
             let listed = if text.contains("{\"id\":2}") { 1 } else { 0 };
             assert_eq!(rows.len(), listed, "{text}");
@@ -746,14 +904,20 @@ mod tests {
                 assert_eq!(rows[0], r#"{"id":2}"#);
             }
         }
+        // Several rows, and an empty list written with spaces.
+        let (stored, rows) =
+            split(r#"{"id":1,"sales_order_rows":[ {"id":2} ,{"id":3}],"x":1}"#).unwrap();
+        assert_eq!((stored.as_str(), rows), (r#"{"id":1,"x":1}"#, vec![r#"{"id":2}"#, r#"{"id":3}"#]));
+        let (stored, rows) = split(r#"{"id":1,"sales_order_rows": [ ] }"#).unwrap();
+        assert_eq!((stored.as_str(), rows.len()), (r#"{"id":1 }"#, 0));
         // A string inside a value that looks like the key is left alone.
         let text = r#"{"note":"\"sales_order_rows\":[1]","sales_order_rows":[]}"#;
         assert_eq!(
-            split_rows(text).unwrap().0,
+            split(text).unwrap().0,
             r#"{"note":"\"sales_order_rows\":[1]"}"#
         );
         assert!(
-            split_rows(r#"{"sales_order_rows":"none"}"#)
+            split(r#"{"sales_order_rows":"none"}"#)
                 .unwrap_err()
                 .contains("field `sales_order_rows`")
         );
