@@ -187,7 +187,9 @@ fn none<T>() -> Option<T> {
 }
 
 /// A member that is present, `null` included (which a plain `Option` reads as absent).
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 

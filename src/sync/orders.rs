@@ -907,7 +907,10 @@ mod tests {
         // Several rows, and an empty list written with spaces.
         let (stored, rows) =
             split(r#"{"id":1,"sales_order_rows":[ {"id":2} ,{"id":3}],"x":1}"#).unwrap();
-        assert_eq!((stored.as_str(), rows), (r#"{"id":1,"x":1}"#, vec![r#"{"id":2}"#, r#"{"id":3}"#]));
+        assert_eq!(
+            (stored.as_str(), rows),
+            (r#"{"id":1,"x":1}"#, vec![r#"{"id":2}"#, r#"{"id":3}"#])
+        );
         let (stored, rows) = split(r#"{"id":1,"sales_order_rows": [ ] }"#).unwrap();
         assert_eq!((stored.as_str(), rows.len()), (r#"{"id":1 }"#, 0));
         // A string inside a value that looks like the key is left alone.
