@@ -194,8 +194,8 @@ pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A sales order. Its embedded rows are skipped (`Rows` = `IgnoredAny`) unless the
-/// caller names a type to keep them as: the orders pull keeps their text
-/// (`&RawValue`), so one reading of the order finds both the order and its rows.
+/// caller names a type to keep them as: the orders pull keeps the text of each row
+/// (`sync::orders::RowsText`), so one reading of the order finds the order and its rows.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound(deserialize = "Rows: Deserialize<'de>"))]
 pub struct SalesOrder<Rows = serde::de::IgnoredAny> {
@@ -233,7 +233,8 @@ pub struct SalesOrder<Rows = serde::de::IgnoredAny> {
 }
 
 impl<Rows> SalesOrder<Rows> {
-    /// The order less its embedded rows, and the rows.
+    /// The order less its embedded rows, and the rows: an order read with its rows'
+    /// text borrows the page, and one kept for storing must not.
     pub fn take_rows(self) -> (SalesOrder, Option<Rows>) {
         let SalesOrder {
             id,
