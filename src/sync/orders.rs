@@ -860,6 +860,101 @@ mod tests {
         }
     }
 
+    /// A backfill judges nearly every order from what was decoded; judging each order
+    /// again from what the store reads back must find the same: no adjustment created
+    /// or superseded, the same holds and reasons.
+    #[tokio::test]
+    async fn judging_again_from_the_store_changes_nothing_after_a_backfill() {
+        use crate::config::{self, Overrides};
+        use crate::context::{Needs, Options};
+        use crate::sandbox::{Sandbox, SandboxOptions};
+        let sb = Sandbox::start(
+            SandboxOptions {
+                orders: 400,
+                bad_records: true,
+                rate_limit: 100_000,
+                ..SandboxOptions::default()
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[store]\npath = \"{}\"\n[katana]\nbase_url = \"{}\"\napi_key = \"sandbox-key\"\n\
+             requests_per_minute = 100000\n[luca]\nbase_url = \"{}\"\norg_code = \"1000\"\n\
+             username = \"Admin\"\npassword = \"sandbox\"\nbranch_id = 1\n",
+            dir.path().join("t.db").display(),
+            sb.katana_url(),
+            sb.luca_url()
+        );
+        let cfg = config::from_str(
+            &text,
+            &dir.path().join("t.toml"),
+            &Overrides::default(),
+            &|_| None,
+        )
+        .unwrap();
+        let needs = Needs {
+            config_file: false,
+            lock: true,
+        };
+        let ctx = Ctx::with_config(
+            &Options::default(),
+            crate::progress::Mode::Silent,
+            needs,
+            cfg,
+        )
+        .unwrap();
+        pull(&ctx, &mut Tally::default()).await.unwrap();
+
+        let judgement = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT 'adjustment ' || id || ' ' || kind || ' ' || order_id || ' ' ||
+                            ifnull(row_id, '-') || ' ' || sku || ' ' || quantity || ' ' ||
+                            ifnull(warehouse, '-') || ' ' || status || ' ' ||
+                            ifnull(superseded_by, '-')
+                     FROM adjustments
+                     UNION ALL
+                     SELECT 'held ' || entity || ' ' || key || ': ' || reason FROM quarantine
+                     WHERE resolved_at IS NULL ORDER BY 1",
+                )
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let conn = ctx.store.conn();
+        let before = judgement(conn);
+        assert!(before.iter().any(|l| l.starts_with("adjustment")));
+        assert!(before.iter().any(|l| l.starts_with("held sales_order")));
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM sales_orders")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut known = Known::load(conn).unwrap();
+        let now = crate::store::now();
+        for id in ids {
+            let verdict = ctx
+                .store
+                .write(|tx| judge_order(&ctx, tx, id, None, &now, &mut known))
+                .unwrap()
+                .expect("stored");
+            assert_eq!(
+                verdict.created, 0,
+                "order {id} judged again created adjustments"
+            );
+        }
+        assert_eq!(judgement(conn), before);
+        drop(ctx);
+        sb.shutdown().await;
+    }
+
     /// The rows are cut out wherever they stand, the rest kept byte for byte.
     #[test]
     fn rows_are_cut_out_of_the_order_as_sent() {
