@@ -488,10 +488,11 @@ async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()
         first.cpu.as_secs_f64() / walk.cpu.as_secs_f64().max(0.001),
         first.cpu.as_secs_f64() / values.cpu.as_secs_f64().max(0.001)
     );
+    let over_walk_and_floor =
+        first.cpu.as_secs_f64() / (walk.cpu + floor.cpu).as_secs_f64().max(0.001);
     println!(
         "(first pull / (walk as the pull reads pages + the same records stored alone): \
-         {:.2}× the CPU)",
-        first.cpu.as_secs_f64() / (walk.cpu + floor.cpu).as_secs_f64().max(0.001)
+         {over_walk_and_floor:.2}× the CPU)"
     );
     println!(
         "(the pull's CPU beyond the walk and the storing alone, i.e. decoding and judging: \
@@ -521,7 +522,7 @@ async fn orders_table(orders: usize, summary: &mut Summary) -> anyhow::Result<()
             first.cpu.as_secs_f64(),
             first.cpu.as_secs_f64() / values.cpu.as_secs_f64().max(0.001),
             values.cpu.as_secs_f64(),
-            first.cpu.as_secs_f64() / (walk.cpu + floor.cpu).as_secs_f64().max(0.001),
+            over_walk_and_floor,
             walk.cpu.as_secs_f64(),
             floor.cpu.as_secs_f64(),
             records as f64 / first.wall.as_secs_f64(),

@@ -236,39 +236,23 @@ impl<Rows> SalesOrder<Rows> {
     /// The order less its embedded rows, and the rows: an order read with its rows'
     /// text borrows the page, and one kept for storing must not.
     pub fn take_rows(self) -> (SalesOrder, Option<Rows>) {
-        let SalesOrder {
-            id,
-            order_no,
-            customer_id,
-            location_id,
-            status,
-            currency,
-            conversion_rate,
-            order_created_date,
-            delivery_date,
-            total,
-            sales_order_rows,
-            created_at,
-            updated_at,
-            deleted_at,
-        } = self;
         let order = SalesOrder {
-            id,
-            order_no,
-            customer_id,
-            location_id,
-            status,
-            currency,
-            conversion_rate,
-            order_created_date,
-            delivery_date,
-            total,
+            id: self.id,
+            order_no: self.order_no,
+            customer_id: self.customer_id,
+            location_id: self.location_id,
+            status: self.status,
+            currency: self.currency,
+            conversion_rate: self.conversion_rate,
+            order_created_date: self.order_created_date,
+            delivery_date: self.delivery_date,
+            total: self.total,
             sales_order_rows: None,
-            created_at,
-            updated_at,
-            deleted_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted_at: self.deleted_at,
         };
-        (order, sales_order_rows)
+        (order, self.sales_order_rows)
     }
 }
 

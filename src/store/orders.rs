@@ -16,8 +16,8 @@ pub fn upsert_order(
     raw: &str,
 ) -> anyhow::Result<Change> {
     let status = o.status.clone().unwrap_or_default();
-    let rate = o.conversion_rate.map(|d| d.normalize().to_string());
-    let total = o.total.map(|d| d.normalize().to_string());
+    let rate = o.conversion_rate.map(stored_decimal);
+    let total = o.total.map(stored_decimal);
     let change = upsert(
         conn,
         "sales_orders",
@@ -47,7 +47,7 @@ pub fn upsert_order(
     Ok(change)
 }
 
-/// A quantity as the store keeps it: the decimal's shortest exact text ("3", "2.5").
+/// A decimal as the store keeps it: its shortest exact text ("3", "2.5").
 pub fn stored_decimal(d: rust_decimal::Decimal) -> String {
     d.normalize().to_string()
 }
@@ -60,8 +60,8 @@ pub fn upsert_row(
     raw: &str,
 ) -> anyhow::Result<Change> {
     let qty = stored_decimal(r.quantity);
-    let price = r.price_per_unit.map(|d| d.normalize().to_string());
-    let discount = r.total_discount.map(|d| d.normalize().to_string());
+    let price = r.price_per_unit.map(stored_decimal);
+    let discount = r.total_discount.map(stored_decimal);
     upsert(
         conn,
         "sales_order_rows",
@@ -82,25 +82,16 @@ pub fn upsert_row(
     )
 }
 
-/// What [`mark_unlisted_rows_deleted`] found among an order's stored rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unlisted {
-    /// Live rows no longer listed, now marked deleted.
-    pub marked: usize,
-    /// Whether the store holds any row of the order that the list does not name
-    /// (deleted earlier or just now).
-    pub any: bool,
-}
-
 /// An order's embedded rows are authoritative for its live rows: stored live rows that
 /// are no longer listed were deleted (Katana leaves deleted rows out of the embedded
-/// list).
+/// list). Returns whether the store holds any row of the order that the list does not
+/// name (deleted earlier or just now).
 pub fn mark_unlisted_rows_deleted(
     conn: &Connection,
     order_id: i64,
     listed: &[i64],
     now: &str,
-) -> anyhow::Result<Unlisted> {
+) -> anyhow::Result<bool> {
     // The order's rows are read (through the index) and compared here: a JSON list
     // handed to `json_each` cost more than the whole read, once per order.
     let stored: Vec<(i64, bool)> = conn
@@ -109,19 +100,15 @@ pub fn mark_unlisted_rows_deleted(
         )?
         .query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut found = Unlisted {
-        marked: 0,
-        any: false,
-    };
+    let mut any = false;
     for (id, live) in stored.into_iter().filter(|(id, _)| !listed.contains(id)) {
-        found.any = true;
+        any = true;
         if live {
-            found.marked += conn
-                .prepare_cached("UPDATE sales_order_rows SET deleted_at = ?2 WHERE id = ?1")?
+            conn.prepare_cached("UPDATE sales_order_rows SET deleted_at = ?2 WHERE id = ?1")?
                 .execute(params![id, now])?;
         }
     }
-    Ok(found)
+    Ok(any)
 }
 
 /// An order as the adjustment rules see it.

@@ -251,15 +251,17 @@ impl<'a> Batch<'a> {
                         rows_new &= upsert_row(tx, d.order.id, row, raw)? == Change::Created;
                     }
                     let listed: Vec<i64> = d.rows.iter().map(|(r, _)| r.id).collect();
-                    let unlisted = mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
+                    let others = mark_unlisted_rows_deleted(tx, d.order.id, &listed, &now)?;
                     // An order held as undecodable under its id is released by its number.
                     met.known.release_order(tx, &id_key(d.order.id))?;
                     // An order stored for the first time, with only new rows, is all the
                     // store holds of it: it is judged from what was decoded, not read back.
-                    let view = (change == Change::Created && rows_new && !unlisted.any)
-                        .then(|| fresh_view(tx, d, &mut met.known))
-                        .transpose()?;
-                    judge_and_count(ctx, tx, d.order.id, Some(change), view, &now, met, tally)?;
+                    let order = if change == Change::Created && rows_new && !others {
+                        ToJudge::Fresh(fresh_view(tx, d, &mut met.known)?)
+                    } else {
+                        ToJudge::Stored(d.order.id)
+                    };
+                    judge_and_count(ctx, tx, order, Some(change), &now, met, tally)?;
                 }
                 for (key, reason, raw) in bad {
                     met.known.hold_order(tx, key, reason, Some(raw))?;
@@ -379,16 +381,8 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
                 }
                 let now = crate::store::now();
                 for id in touched {
-                    judge_and_count(
-                        ctx,
-                        tx,
-                        id,
-                        Some(Change::Updated),
-                        None,
-                        &now,
-                        &mut met,
-                        tally,
-                    )?;
+                    let order = ToJudge::Stored(id);
+                    judge_and_count(ctx, tx, order, Some(Change::Updated), &now, &mut met, tally)?;
                 }
                 page.save_position(tx)
             })?;
@@ -410,7 +404,7 @@ pub async fn pull(ctx: &Ctx, tally: &mut Tally) -> anyhow::Result<()> {
             ctx.store.write(|tx| {
                 let now = crate::store::now();
                 for &id in chunk {
-                    judge_and_count(ctx, tx, id, None, None, &now, &mut met, tally)?;
+                    judge_and_count(ctx, tx, ToJudge::Stored(id), None, &now, &mut met, tally)?;
                 }
                 Ok(())
             })?;
@@ -439,22 +433,20 @@ fn id_key(id: impl std::fmt::Display) -> String {
 
 /// Judges one order and counts it once per run: failed when it is held back or needs a
 /// person, else by what storing it changed (`None`: met only to be judged again, so
-/// counted as updated when it passes now). `view`: the order as stored, when known
-/// without reading it back.
-#[allow(clippy::too_many_arguments)]
+/// counted as updated when it passes now).
 fn judge_and_count(
     ctx: &Ctx,
     tx: &Connection,
-    id: i64,
+    order: ToJudge,
     change: Option<Change>,
-    view: Option<OrderView>,
     now: &str,
     met: &mut Met,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let Some(verdict) = judge_order(ctx, tx, id, view, now, &mut met.known)? else {
+    let Some(verdict) = judge_order(ctx, tx, order, now, &mut met.known)? else {
         return Ok(());
     };
+    let id = verdict.id;
     met.adjustments_created += verdict.created;
     if !met.orders.insert(id) {
         return Ok(());
@@ -693,6 +685,7 @@ fn store_references(
 
 /// What judging one order found.
 struct Verdict {
+    id: i64,
     order_no: String,
     /// Why the order is held back, or what about it needs a person; empty = all well.
     findings: Vec<String>,
@@ -702,6 +695,12 @@ struct Verdict {
 
 /// An order and its rows as the store holds them.
 type OrderView = (StoredOrder, Vec<StoredRow>);
+
+/// An order to judge: read back from the store by its id, or as it was just stored.
+enum ToJudge {
+    Stored(i64),
+    Fresh(OrderView),
+}
 
 /// What the store holds of an order it has just stored for the first time, with rows
 /// that were all new: exactly what was decoded, as `stored_order` and `stored_rows`
@@ -742,14 +741,13 @@ fn fresh_view(tx: &Connection, d: &Decoded, known: &mut Known) -> anyhow::Result
 fn judge_order(
     ctx: &Ctx,
     tx: &Connection,
-    id: i64,
-    view: Option<OrderView>,
+    order: ToJudge,
     now: &str,
     known: &mut Known,
 ) -> anyhow::Result<Option<Verdict>> {
-    let (order, rows) = match view {
-        Some(view) => view,
-        None => {
+    let (order, rows) = match order {
+        ToJudge::Fresh(view) => view,
+        ToJudge::Stored(id) => {
             let Some(order) = stored_order(tx, id)? else {
                 return Ok(None);
             };
@@ -805,6 +803,7 @@ fn judge_order(
         ));
     }
     Ok(Some(Verdict {
+        id: order.id,
         order_no: order.order_no,
         findings: reasons,
         created: r.created,
@@ -880,21 +879,13 @@ mod tests {
         .await
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[store]\npath = \"{}\"\n[katana]\nbase_url = \"{}\"\napi_key = \"sandbox-key\"\n\
-             requests_per_minute = 100000\n[luca]\nbase_url = \"{}\"\norg_code = \"1000\"\n\
-             username = \"Admin\"\npassword = \"sandbox\"\nbranch_id = 1\n",
-            dir.path().join("t.db").display(),
-            sb.katana_url(),
-            sb.luca_url()
-        );
-        let cfg = config::from_str(
-            &text,
-            &dir.path().join("t.toml"),
-            &Overrides::default(),
-            &|_| None,
-        )
-        .unwrap();
+        let overrides = Overrides {
+            config: None,
+            db: Some(dir.path().join("t.db")),
+        };
+        let cfg = config::defaults(&overrides, &|_| None)
+            .unwrap()
+            .for_sandbox(sb.katana_url(), sb.luca_url());
         let needs = Needs {
             config_file: false,
             lock: true,
@@ -942,7 +933,7 @@ mod tests {
         for id in ids {
             let verdict = ctx
                 .store
-                .write(|tx| judge_order(&ctx, tx, id, None, &now, &mut known))
+                .write(|tx| judge_order(&ctx, tx, ToJudge::Stored(id), &now, &mut known))
                 .unwrap()
                 .expect("stored");
             assert_eq!(
